@@ -1,0 +1,151 @@
+"""Shared fixtures: isolated Prefect/GX state, a pseudonym key, and a landing-zone builder."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Isolate and silence the orchestration/validation libraries before anything imports them.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="wow-prefect-home-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("WOW_PSEUDONYM_KEY", "test-only-key-not-a-secret")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
+
+EPIC_COLUMNS = [
+    "USER_ID",
+    "ACCESS_INSTANT",
+    "ACCESS_TIME",
+    "METRIC_ID",
+    "METRIC_NAME",
+    "REPORT_NAME",
+    "PAT_ID",
+    "WORKSTATION_ID",
+    "PROCESS_ID",
+    "CSN",
+]
+
+
+def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None) -> Path:
+    """Write dict rows as CSV (None becomes an empty field); columns default to the first row's keys."""
+    rows = list(rows)
+    if columns is None:
+        columns = list(rows[0].keys()) if rows else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    return path
+
+
+class Published:
+    """Read access to a published warehouse for assertions."""
+
+    def __init__(self, warehouse: Path, summary: Any):
+        self.warehouse = warehouse
+        self.summary = summary
+        self.db_path = warehouse / "wow.duckdb"
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        import duckdb
+
+        with duckdb.connect(str(self.db_path), read_only=True) as con:
+            cur = con.execute(sql, params or {})
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def table(self, name: str, order_by: str | None = None) -> list[dict[str, Any]]:
+        return self.query(f"select * from {name}" + (f" order by {order_by}" if order_by else ""))
+
+    def day(self, clinician_id: str, activity_date: str) -> dict[str, Any] | None:
+        rows = self.query(
+            "select * from ehr_time_by_clinician_day "
+            "where clinician_id = $c and activity_date = $d::DATE",
+            {"c": clinician_id, "d": activity_date},
+        )
+        assert len(rows) <= 1
+        return rows[0] if rows else None
+
+    def days(self, clinician_id: str) -> list[dict[str, Any]]:
+        return self.query(
+            "select * from ehr_time_by_clinician_day where clinician_id = $c order by activity_date",
+            {"c": clinician_id},
+        )
+
+    def period(self, clinician_id: str, period_start: str) -> dict[str, Any] | None:
+        rows = self.query(
+            "select * from ehr_time_by_clinician_period "
+            "where clinician_id = $c and period_start = $p::DATE",
+            {"c": clinician_id, "p": period_start},
+        )
+        assert len(rows) <= 1
+        return rows[0] if rows else None
+
+
+class Landing:
+    """Build a SPEC-shaped landing zone in a temporary folder, run the pipeline on it."""
+
+    def __init__(self, root: Path, warehouse: Path):
+        self.root = root
+        self.warehouse = warehouse
+        root.mkdir(parents=True, exist_ok=True)
+
+    def config(self, **settings: Any) -> Path:
+        import yaml
+
+        path = self.root / "wow.yaml"
+        path.write_text(yaml.safe_dump(settings))
+        return path
+
+    def canonical(self, rows: Iterable[Mapping[str, Any]], name: str = "events.csv",
+                  columns: list[str] | None = None) -> Path:
+        rows = list(rows)
+        if columns is None:
+            columns = ["clinician_id", "event_time", "action"]
+            for extra in ("category", "patient_id", "workstation_id"):
+                if any(extra in r for r in rows):
+                    columns.append(extra)
+        return write_csv(self.root / "audit" / "canonical" / name, rows, columns)
+
+    def epic(self, rows: Iterable[Mapping[str, Any]], name: str = "access_log.csv",
+             columns: list[str] | None = None) -> Path:
+        return write_csv(self.root / "audit" / "epic_access_log" / name, rows, columns or EPIC_COLUMNS)
+
+    def roster(self, rows: Iterable[Mapping[str, Any]]) -> Path:
+        cols = ["clinician_id", "department", "specialty", "role", "clinical_fte", "timezone"]
+        return write_csv(self.root / "reference" / "roster.csv", rows, cols)
+
+    def schedule(self, rows: Iterable[Mapping[str, Any]], name: str = "schedule.csv") -> Path:
+        cols = ["clinician_id", "appointment_id", "start_time", "duration_minutes", "status"]
+        return write_csv(self.root / "reference" / "schedule" / name, rows, cols)
+
+    def holidays(self, rows: Iterable[Mapping[str, Any]]) -> Path:
+        return write_csv(self.root / "reference" / "holidays.csv", rows, ["date", "name"])
+
+    def category_map(self, rows: Iterable[Mapping[str, Any]]) -> Path:
+        cols = ["format", "action", "report_name", "category", "is_prescription"]
+        return write_csv(self.root / "reference" / "category_map.csv", rows, cols)
+
+    def run(self) -> Published:
+        from wow_metrics.pipeline import run
+
+        summary = run(self.root, self.warehouse)
+        return Published(self.warehouse, summary)
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Landing:
+    """An empty landing zone and warehouse under tmp_path."""
+    return Landing(tmp_path / "landing", tmp_path / "warehouse")
