@@ -1,0 +1,87 @@
+-- ingest_epic_access_log
+-- Grain: one row per data record of one `epic_access_log` extract file (SPEC 1.2).
+-- ACCESS_INSTANT is a UTC instant; ACCESS_TIME (server wall clock in default_timezone) is used
+-- only where ACCESS_INSTANT is empty, taking the earlier instant in the repeated DST hour and
+-- flagging the row. PAT_ID and CSN leave this query only as keyed hashes (SPEC 7).
+-- Inputs: raw_events, pseudonym_pads. Params: $default_timezone, $not_after, $not_before
+with raw as (select * from raw_events),
+pads as (select * from pseudonym_pads),
+
+trimmed as (
+    select
+        source_line,
+        nullif(trim(USER_ID), '') as clinician_id,
+        nullif(trim(ACCESS_INSTANT), '') as access_instant_text,
+        nullif(trim(ACCESS_TIME), '') as access_time_text,
+        nullif(trim(METRIC_ID), '') as metric_id,
+        nullif(trim(METRIC_NAME), '') as action,
+        coalesce(trim(REPORT_NAME), '') as report_name,
+        nullif(trim(PAT_ID), '') as patient_id,
+        coalesce(trim(WORKSTATION_ID), '') as workstation_id,
+        nullif(trim(PROCESS_ID), '') as process_id,
+        nullif(trim(CSN), '') as csn
+    from raw
+),
+
+parsed as (
+    select
+        *,
+        try_cast(access_instant_text as TIMESTAMP) as instant_wall_utc,
+        try_cast(access_time_text as TIMESTAMP) as server_wall_at
+    from trimmed
+),
+
+instants as (
+    select
+        *,
+        case
+            when access_instant_text is not null then timezone('UTC', instant_wall_utc)
+            else wow_local_to_instant($default_timezone, server_wall_at)
+        end as event_at,
+        access_instant_text is null and server_wall_at is not null
+            and wow_is_ambiguous_local($default_timezone, server_wall_at) as is_time_ambiguous
+    from parsed
+),
+
+checked as (
+    select
+        *,
+        case
+            when clinician_id is null then 'missing USER_ID'
+            when access_instant_text is null and access_time_text is null
+                then 'missing ACCESS_INSTANT and ACCESS_TIME'
+            when access_instant_text is not null and instant_wall_utc is null
+                then 'unparseable ACCESS_INSTANT ' || access_instant_text
+            when access_instant_text is null and server_wall_at is null
+                then 'unparseable ACCESS_TIME ' || access_time_text
+            when event_at is null
+                then 'ACCESS_TIME ' || access_time_text || ' does not exist in '
+                     || $default_timezone || ' (DST gap)'
+            when action is null then 'missing METRIC_NAME'
+            when event_at < $not_before
+                then 'access time ' || coalesce(access_instant_text, access_time_text) || ' is before 1990'
+            when event_at > $not_after
+                then 'access time ' || coalesce(access_instant_text, access_time_text) || ' is in the future'
+        end as reject_reason
+    from instants
+)
+
+select
+    source_line::BIGINT as source_line,
+    clinician_id,
+    event_at::TIMESTAMPTZ as event_at,
+    action,
+    report_name,
+    null::VARCHAR as category_raw,
+    case when patient_id is not null
+        then sha256(pads.opad || unhex(sha256(pads.ipad || encode(patient_id))))
+    end as patient_key,
+    workstation_id,
+    metric_id,
+    process_id,
+    case when csn is not null
+        then sha256(pads.opad || unhex(sha256(pads.ipad || encode('csn:' || csn))))
+    end as csn_key,
+    coalesce(is_time_ambiguous, false) as is_time_ambiguous,
+    reject_reason
+from checked, pads

@@ -1,0 +1,46 @@
+-- int_activity_pieces
+-- Grain: one row per event interval and calendar segment it overlaps.
+-- Each interval is cut at every calendar edge (SPEC 5) and each piece attributed on its own,
+-- in whole microseconds. `is_event_start` marks the piece holding the event's own instant.
+-- Materialized: view
+with intervals as (select * from int_event_intervals),
+segments as (select * from int_calendar_segments),
+
+first_segment as (
+    select i.*, s.segment_no as first_segment_no
+    from intervals i
+    asof join segments s
+        on i.clinician_id = s.clinician_id and i.start_at >= s.segment_start_at
+),
+
+last_segment as (
+    select f.*, s.segment_no as last_segment_no
+    from first_segment f
+    asof join segments s
+        on f.clinician_id = s.clinician_id and f.end_at > s.segment_start_at
+),
+
+spread as (
+    select
+        *,
+        unnest(generate_series(first_segment_no, greatest(first_segment_no, last_segment_no)))
+            as segment_no
+    from last_segment
+)
+
+select
+    p.clinician_id,
+    s.activity_date,
+    p.segment_no = p.first_segment_no as is_event_start,
+    p.is_active,
+    p.category,
+    p.is_prescription,
+    s.is_pajama,
+    s.is_scheduled,
+    s.is_in_window,
+    greatest(
+        epoch_us(least(p.end_at, s.segment_end_at)) - epoch_us(greatest(p.start_at, s.segment_start_at)),
+        0
+    ) as piece_us
+from spread p
+join segments s on s.clinician_id = p.clinician_id and s.segment_no = p.segment_no

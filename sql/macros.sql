@@ -1,0 +1,51 @@
+-- macros
+-- Shared scalar macros, created before any model runs (ingest and build connections).
+-- Local wall-clock times are converted with ICU's real tz rules. ICU resolves a time in the
+-- repeated DST hour to the *later* instant and a time in the skipped hour forward by the gap;
+-- the SPEC wants the earlier instant for repeated times, so the macros probe one hour (and
+-- half an hour, for zones like Australia/Lord_Howe) back.
+
+-- True when the wall-clock time lt never occurs in zone tz (it falls in a DST gap).
+create or replace macro wow_is_nonexistent_local(tz, lt) as
+    timezone(tz, timezone(tz, lt)) <> lt;
+
+-- True when the wall-clock time lt occurs twice in zone tz (the repeated DST hour).
+create or replace macro wow_is_ambiguous_local(tz, lt) as
+    timezone(tz, timezone(tz, lt) - interval 60 minute) = lt
+    or timezone(tz, timezone(tz, lt) + interval 60 minute) = lt
+    or timezone(tz, timezone(tz, lt) - interval 30 minute) = lt
+    or timezone(tz, timezone(tz, lt) + interval 30 minute) = lt;
+
+-- The instant of wall-clock time lt in zone tz; the earlier one when it occurs twice;
+-- NULL when it never occurs.
+create or replace macro wow_local_to_instant(tz, lt) as
+    case
+        when lt is null then null
+        when timezone(tz, timezone(tz, lt)) <> lt then null
+        when timezone(tz, timezone(tz, lt) - interval 60 minute) = lt
+            then timezone(tz, lt) - interval 60 minute
+        when timezone(tz, timezone(tz, lt) - interval 30 minute) = lt
+            then timezone(tz, lt) - interval 30 minute
+        else timezone(tz, lt)
+    end;
+
+-- The first instant whose local wall clock in tz reads lt or later: a day or workday edge.
+-- Edges inside a DST gap take ICU's forward mapping (local midnight in a zone that skips it
+-- becomes the first instant of that date, which is what the SPEC asks).
+create or replace macro wow_local_edge(tz, lt) as
+    case
+        when timezone(tz, timezone(tz, lt) - interval 60 minute) = lt
+            then timezone(tz, lt) - interval 60 minute
+        when timezone(tz, timezone(tz, lt) - interval 30 minute) = lt
+            then timezone(tz, lt) - interval 30 minute
+        else timezone(tz, lt)
+    end;
+
+-- Minutes east of UTC of an ISO-8601 offset text: '+05:30', '-0500', '+01', 'Z' or ''.
+create or replace macro wow_offset_minutes(tz_text) as
+    case
+        when coalesce(tz_text, '') in ('', 'Z', 'z') then 0
+        else (case when left(tz_text, 1) = '-' then -1 else 1 end)
+            * (cast(substr(tz_text, 2, 2) as INTEGER) * 60
+               + coalesce(cast(nullif(substr(replace(tz_text, ':', ''), 4, 2), '') as INTEGER), 0))
+    end;

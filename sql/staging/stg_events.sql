@@ -1,0 +1,45 @@
+-- stg_events
+-- Grain: one row per event row in the lake (every live ingested extract).
+-- Gives each event its category and prescription flag from the action map (SPEC 3) and flags
+-- duplicates (same clinician, instant, action, report, patient and workstation: the first in
+-- file-name then line order is kept, SPEC 4) and excluded system events.
+-- Materialized: table
+with events as (select * from lake_events),
+action_map as (select * from stg_category_map where is_effective),
+
+mapped as (
+    select
+        e.*,
+        coalesce(e.category_raw, exact.category, any_report.category, 'other') as category,
+        case
+            when e.category_raw is not null then false
+            else coalesce(exact.is_prescription, any_report.is_prescription, false)
+        end as is_prescription
+    from events e
+    left join action_map exact
+        on exact.format = e.format
+        and exact.action_key = lower(e.action)
+        and exact.report_name_key = lower(e.report_name)
+    left join action_map any_report
+        on any_report.format = e.format
+        and any_report.action_key = lower(e.action)
+        and any_report.report_name_key = ''
+),
+
+flagged as (
+    select
+        *,
+        row_number() over (
+            partition by clinician_id, event_at, action, report_name,
+                         coalesce(patient_key, ''), workstation_id
+            order by source_file, source_line
+        ) > 1 as is_duplicate
+    from mapped
+)
+
+select
+    source_file, source_line, format, clinician_id, event_at, action, report_name,
+    category, is_prescription, patient_key, workstation_id, is_time_ambiguous,
+    is_duplicate,
+    not is_duplicate and category = 'exclude' as is_excluded
+from flagged

@@ -1,0 +1,97 @@
+"""Settings: the landing zone's wow.yaml (SPEC section 2), every key defaulted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(ValueError):
+    """wow.yaml is unreadable or holds an unknown key or a bad value."""
+
+
+def _parse_clock(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        parsed = dt.datetime.strptime(text, "%H:%M")
+    except ValueError as exc:
+        raise ValueError(f"expected a clock time HH:MM, got {value!r}") from exc
+    return parsed.strftime("%H:%M")
+
+
+class Settings(BaseModel):
+    """Every setting a published figure depends on; recorded in metric_definitions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_timezone: str = "UTC"
+    idle_threshold_seconds: float = Field(300, gt=0, le=86_400)
+    workday_start: str = "07:00"
+    workday_end: str = "17:30"
+    schedule_window_grace_minutes: float = Field(30, ge=0, le=720)
+    period: Literal["month", "week"] = "month"
+    min_cell_size: int = Field(5, ge=1)
+    min_scheduled_hours: float = Field(8, ge=0)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("workday_start", "workday_end", mode="before")
+    @classmethod
+    def _clock(cls, value: Any) -> str:
+        # YAML 1.1 reads an unquoted 07:00 as the sexagesimal integer 420.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value // 60:02d}:{value % 60:02d}"
+        return _parse_clock(value)
+
+    @model_validator(mode="after")
+    def _window_order(self) -> Settings:
+        if self.workday_start >= self.workday_end:
+            raise ValueError(
+                f"workday_start ({self.workday_start}) must be before workday_end ({self.workday_end})"
+            )
+        return self
+
+    @property
+    def workday_start_seconds(self) -> int:
+        hours, minutes = self.workday_start.split(":")
+        return int(hours) * 3600 + int(minutes) * 60
+
+    @property
+    def workday_end_seconds(self) -> int:
+        hours, minutes = self.workday_end.split(":")
+        return int(hours) * 3600 + int(minutes) * 60
+
+
+def load_settings(landing: Path) -> Settings:
+    """Load <landing>/wow.yaml; a missing file means all defaults."""
+    path = Path(landing) / "wow.yaml"
+    if not path.exists():
+        return Settings()
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "wow.yaml"
+            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{key}: {message}")
+        raise ConfigError(f"{path}: " + "; ".join(problems)) from None

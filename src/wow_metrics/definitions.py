@@ -1,0 +1,83 @@
+"""The settings and metric definitions published with every figure (Rule et al. 2024 guidance)."""
+
+from __future__ import annotations
+
+from wow_metrics.config import Settings
+
+METRICS: list[tuple[str, str, str]] = [
+    # (name, unit, definition); {placeholders} are filled from the settings.
+    ("active_time", "minutes",
+     "Per clinician, de-duplicated non-excluded events of all sources and workstations are merged "
+     "into one timeline sorted by instant (ties: action, then workstation_id). The gap to the next "
+     "event is active time of the earlier event's category when it is at most "
+     "{idle_threshold_seconds} s; longer gaps are idle; the last event adds nothing."),
+    ("ehr_minutes", "minutes", "Active time within the clinician's local date."),
+    ("inbox_minutes", "minutes", "Active time whose event category is inbox."),
+    ("notes_minutes", "minutes", "Active time whose event category is notes."),
+    ("orders_minutes", "minutes", "Active time whose event category is orders."),
+    ("chart_review_minutes", "minutes", "Active time whose event category is chart_review."),
+    ("other_minutes", "minutes", "Active time of any other mapped or unmapped action."),
+    ("prescriptions_minutes", "minutes", "The part of orders_minutes from prescribing actions."),
+    ("scheduled_minutes", "minutes",
+     "Scheduled time: the union of [start, start + duration) of appointments whose status is not "
+     "canceled (no_show counts), within the date."),
+    ("in_schedule_minutes", "minutes", "Active time inside scheduled time."),
+    ("wow_minutes", "minutes",
+     "Work outside of work (Arndt et al. 2023): ehr_minutes - in_schedule_minutes; no grace "
+     "period; unscheduled days included."),
+    ("outside_schedule_window_minutes", "minutes",
+     "Active time outside the date's schedule window [first appointment start - "
+     "{schedule_window_grace_minutes} min, latest end + {schedule_window_grace_minutes} min] "
+     "(Epic Signal style); all of it on a date with no appointment starting."),
+    ("unscheduled_day_minutes", "minutes",
+     "ehr_minutes of a date on which no appointment starts, else 0."),
+    ("pajama_minutes", "minutes",
+     "Active time on Saturdays, Sundays and holidays, and on other days before {workday_start} or "
+     "at/after {workday_end} local time."),
+    ("ehr_time8", "hours per 8 scheduled hours",
+     "Sinsky et al. 2020: ehr_hours x 8 / scheduled_hours; NULL when scheduled_hours = 0. Likewise "
+     "wow8, ib_time8, note_time8, presc_time8, order_time8, pajama_time8."),
+    ("hours_per_fte_week", "hours per clinical FTE week",
+     "<metric>_hours / (clinical_fte x period_days / 7); NULL without a roster FTE."),
+    ("minutes_per_sched_day", "minutes per scheduled day",
+     "The period's total minutes (unscheduled days included) / days with an appointment; NULL "
+     "when there are none."),
+    ("undivided_attention_pct", "percent",
+     "100 x (1 - in_schedule_hours / scheduled_hours); NULL when scheduled_hours = 0."),
+    ("period", "", "Calendar {period} of local dates (ISO weeks start on Monday)."),
+]
+
+
+def metric_definition_rows(settings: Settings, run_id: str) -> list[dict]:
+    """One row per setting and per metric definition, with the settings filled in."""
+    values = settings.model_dump()
+    rows = [
+        {"kind": "setting", "name": name, "value": str(value), "unit": _SETTING_UNITS.get(name, ""),
+         "definition": _SETTING_TEXT[name], "run_id": run_id}
+        for name, value in values.items()
+    ]
+    rows += [
+        {"kind": "metric", "name": name, "value": None, "unit": unit,
+         "definition": text.format(**values), "run_id": run_id}
+        for name, unit, text in METRICS
+    ]
+    return rows
+
+
+_SETTING_UNITS = {
+    "idle_threshold_seconds": "seconds",
+    "schedule_window_grace_minutes": "minutes",
+    "min_cell_size": "clinicians",
+    "min_scheduled_hours": "hours",
+}
+
+_SETTING_TEXT = {
+    "default_timezone": "Zone of naive timestamps and of clinicians without a roster time zone.",
+    "idle_threshold_seconds": "Inactivity threshold: a gap longer than this between events is idle.",
+    "workday_start": "Local weekday clock time before which time is pajama time.",
+    "workday_end": "Local weekday clock time at or after which time is pajama time.",
+    "schedule_window_grace_minutes": "Grace around the schedule window.",
+    "period": "Reporting period: month or ISO week.",
+    "min_cell_size": "Rollups over fewer clinicians are suppressed.",
+    "min_scheduled_hours": "Scheduled hours a clinician-period needs to enter per-8-hour rollups.",
+}

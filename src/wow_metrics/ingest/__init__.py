@@ -1,0 +1,263 @@
+"""Ingest new audit extracts from the landing zone into the Parquet lake (SPEC 1, 7, 9)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from wow_metrics.config import Settings
+from wow_metrics.ingest.formats import ExtractFormat, registry
+from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, load_parquet, read_header
+from wow_metrics.lake import LIVE_STATUSES, Lake, atomic_write_parquet
+from wow_metrics.pseudonym import hmac_pads, key_fingerprint
+from wow_metrics.sqlfiles import install_macros, read_sql
+
+log = logging.getLogger(__name__)
+
+EXTRACT_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+NOT_BEFORE = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+QUARANTINE_SCHEMA = pa.schema([
+    ("source_file", pa.string()),
+    ("source_line", pa.int64()),
+    ("reason", pa.string()),
+    ("clinician_id", pa.string()),
+])
+
+
+class LakeMismatch(RuntimeError):
+    """The lake was built with settings or a key that this run does not share."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An extract in the landing zone."""
+
+    path: Path
+    relative: str
+    format: ExtractFormat
+
+
+@dataclass
+class IngestReport:
+    """What one ingest pass did."""
+
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_quarantined: int = 0
+    files_skipped: int = 0
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+def discover(landing: Path) -> list[SourceFile]:
+    """Every extract under <landing>/audit/<format>/, in relative-path (code-point) order."""
+    formats = registry()
+    audit = landing / "audit"
+    found: list[SourceFile] = []
+    if not audit.is_dir():
+        return found
+    for fmt_dir in sorted(p for p in audit.iterdir() if p.is_dir()):
+        fmt = formats.get(fmt_dir.name)
+        if fmt is None:
+            log.warning("audit/%s: unknown extract format, folder skipped (known: %s)",
+                        fmt_dir.name, ", ".join(sorted(formats)))
+            continue
+        for path in fmt_dir.rglob("*"):
+            if path.is_file() and path.name.lower().endswith(EXTRACT_SUFFIXES):
+                found.append(SourceFile(path, path.relative_to(landing).as_posix(), fmt))
+    return sorted(found, key=lambda s: s.relative)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _connect():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    install_macros(con)
+    return con
+
+
+def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, run_id: str,
+                     now: dt.datetime | None = None) -> IngestReport:
+    """Ingest every extract whose content the lake has not seen; record each in the manifest."""
+    now = now or dt.datetime.now(dt.UTC)
+    fingerprint = key_fingerprint(key)
+    manifest = lake.load_manifest()
+    _check_lake_compatible(manifest, settings, fingerprint)
+    report = IngestReport()
+    sources = discover(landing)
+    report.files_seen = len(sources)
+    if not sources:
+        return report
+
+    by_stat = {(r["file_path"], r["size_bytes"], r["mtime_ns"]): r["content_sha256"] for r in manifest}
+    seen = {(r["file_path"], r["content_sha256"]) for r in manifest}
+    con = None
+    for src in sources:
+        stat = src.path.stat()
+        sha = by_stat.get((src.relative, stat.st_size, stat.st_mtime_ns)) or file_sha256(src.path)
+        if (src.relative, sha) in seen:
+            report.files_skipped += 1
+            continue
+        base = {
+            "file_path": src.relative, "format": src.format.name, "content_sha256": sha,
+            "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "run_id": run_id,
+            "ingested_at": now, "default_timezone": settings.default_timezone,
+            "key_fingerprint": fingerprint, "rows_read": None, "rows_quarantined": None,
+            "rows_written": None, "message": None,
+        }
+        twin = next((r for r in manifest if r["content_sha256"] == sha
+                     and r["status"] in LIVE_STATUSES), None)
+        if twin is not None:
+            message = f"{src.relative}: same content as {twin['file_path']}; not ingested again"
+            log.warning(message)
+            report.messages.append(message)
+            manifest.append({**base, "status": "duplicate_content", "message": message})
+            seen.add((src.relative, sha))
+            report.files_skipped += 1
+            lake.save_manifest(manifest)
+            continue
+
+        con = con or _connect()
+        row = _ingest_one(con, src, sha, lake, settings, key, now)
+        for old in manifest:
+            if old["file_path"] == src.relative and old["status"] in LIVE_STATUSES:
+                old["status"] = "superseded"
+                old["message"] = f"replaced by a changed file with the same name ({sha[:12]})"
+                report.messages.append(f"{src.relative}: changed since last ingest; "
+                                       "the new version replaces the old one")
+        manifest.append({**base, **row})
+        seen.add((src.relative, sha))
+        lake.save_manifest(manifest)
+        for old in manifest:
+            if old["status"] == "superseded":
+                for stale in (lake.events_path(old["content_sha256"]),
+                              lake.quarantine_path(old["content_sha256"])):
+                    if not any(r["content_sha256"] == old["content_sha256"]
+                               and r["status"] in LIVE_STATUSES for r in manifest):
+                        stale.unlink(missing_ok=True)
+        report.rows_read += row["rows_read"] or 0
+        report.rows_written += row["rows_written"] or 0
+        report.rows_quarantined += row["rows_quarantined"] or 0
+        if row["status"] == "quarantined":
+            report.files_quarantined += 1
+            report.messages.append(row["message"])
+        else:
+            report.files_ingested += 1
+    if con is not None:
+        con.close()
+    return report
+
+
+def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint: str) -> None:
+    live = [r for r in manifest if r["status"] in LIVE_STATUSES]
+    zones = {r["default_timezone"] for r in live}
+    keys = {r["key_fingerprint"] for r in live}
+    if zones and zones != {settings.default_timezone}:
+        raise LakeMismatch(
+            f"the lake was ingested with default_timezone {sorted(zones)} but wow.yaml now says "
+            f"{settings.default_timezone!r}: naive times would be read differently. "
+            "Re-run with --full-refresh to re-ingest everything under the new setting."
+        )
+    if keys and keys != {fingerprint}:
+        raise LakeMismatch(
+            "the lake was pseudonymised with a different WOW_PSEUDONYM_KEY than this run's: "
+            "patient keys would not match. Use the original key, or --full-refresh to re-ingest."
+        )
+
+
+def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -> dict:
+    message = f"{src.relative}: file quarantined: {reason}"
+    log.error(message)
+    table = pa.Table.from_pylist(
+        [{"source_file": src.relative, "source_line": None, "reason": f"file quarantined: {reason}",
+          "clinician_id": None}], schema=QUARANTINE_SCHEMA)
+    atomic_write_parquet(table, lake.quarantine_path(sha))
+    return {"status": "quarantined", "rows_read": 0, "rows_quarantined": 0, "rows_written": 0,
+            "message": message}
+
+
+def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
+                now: dt.datetime) -> dict:
+    fmt = src.format
+    try:
+        if src.path.name.lower().endswith(".parquet"):
+            raw = load_parquet(con, src.path, "raw_events", fmt.columns)
+            header = [fmt.normalise_header(c) for c in raw.columns]
+            problem = fmt.header_problem(header)
+            if problem:
+                raise UnreadableFile(problem)
+        else:
+            header = [fmt.normalise_header(c) for c in read_header(src.path)]
+            problem = fmt.header_problem(header)
+            if problem:
+                raise UnreadableFile(problem)
+            raw = load_csv(con, src.path, "raw_events", header, fmt.columns)
+    except UnreadableFile as exc:
+        return _quarantine_whole_file(lake, sha, src, str(exc))
+
+    ipad, opad = hmac_pads(key)
+    con.execute("create or replace temp table pseudonym_pads (ipad BLOB, opad BLOB)")
+    con.execute("insert into pseudonym_pads values ($i, $o)", {"i": ipad, "o": opad})
+    con.execute(
+        "create or replace temp table parsed as " + read_sql(fmt.sql),
+        {"default_timezone": settings.default_timezone,
+         "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE},
+    )
+    con.execute("drop table pseudonym_pads; drop table raw_events")
+
+    events_tmp = lake.events_path(sha).with_suffix(f".tmp-{os.getpid()}")
+    events_tmp.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"""
+        copy (
+            select $source_file as source_file, source_line, $format as format, clinician_id,
+                   event_at, action, report_name, category_raw, patient_key, workstation_id,
+                   metric_id, process_id, csn_key, is_time_ambiguous
+            from parsed where reject_reason is null
+            order by clinician_id, event_at, source_line
+        ) to '{events_tmp}' (format parquet, compression zstd)
+        """,
+        {"source_file": src.relative, "format": fmt.name},
+    )
+    with open(events_tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(events_tmp, lake.events_path(sha))
+
+    rows_written = con.execute("select count(*) from parsed where reject_reason is null").fetchone()[0]
+    rejected = con.execute(
+        "select source_line, reject_reason, clinician_id from parsed "
+        "where reject_reason is not null order by source_line"
+    ).fetchall()
+    quarantine = [{"source_file": src.relative, "source_line": line, "reason": reason,
+                   "clinician_id": None} for line, reason in raw.rejects]
+    quarantine += [{"source_file": src.relative, "source_line": line, "reason": reason,
+                    "clinician_id": clinician} for line, reason, clinician in rejected]
+    quarantine.sort(key=lambda q: q["source_line"])
+    con.execute("drop table parsed")
+    if quarantine:
+        atomic_write_parquet(pa.Table.from_pylist(quarantine, schema=QUARANTINE_SCHEMA),
+                             lake.quarantine_path(sha))
+        for q in quarantine[:5]:
+            log.warning("%s line %s: %s", q["source_file"], q["source_line"], q["reason"])
+        if len(quarantine) > 5:
+            log.warning("%s: %d more rows quarantined", src.relative, len(quarantine) - 5)
+    return {"status": "ingested", "rows_read": raw.rows_read, "rows_quarantined": len(quarantine),
+            "rows_written": rows_written,
+            "message": (f"{len(quarantine)} row(s) quarantined" if quarantine else None)}

@@ -1,0 +1,78 @@
+"""The Parquet lake under the warehouse folder and its ingest manifest."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MANIFEST_SCHEMA = pa.schema([
+    ("file_path", pa.string()),          # relative to the landing folder
+    ("format", pa.string()),
+    ("content_sha256", pa.string()),
+    ("size_bytes", pa.int64()),
+    ("mtime_ns", pa.int64()),
+    ("status", pa.string()),             # ingested | quarantined | duplicate_content | superseded
+    ("rows_read", pa.int64()),
+    ("rows_quarantined", pa.int64()),
+    ("rows_written", pa.int64()),
+    ("message", pa.string()),
+    ("run_id", pa.string()),
+    ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ("default_timezone", pa.string()),
+    ("key_fingerprint", pa.string()),
+])
+
+LIVE_STATUSES = ("ingested", "quarantined")
+
+
+def atomic_write_parquet(table: pa.Table, path: Path) -> None:
+    """Write a Parquet file so readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Paths of the lake: one events and one quarantine Parquet per ingested extract version."""
+
+    warehouse: Path
+
+    @property
+    def root(self) -> Path:
+        return self.warehouse / "lake"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.parquet"
+
+    def events_path(self, sha: str) -> Path:
+        return self.root / "events" / f"{sha}.parquet"
+
+    def quarantine_path(self, sha: str) -> Path:
+        return self.root / "quarantine" / f"{sha}.parquet"
+
+    def load_manifest(self) -> list[dict]:
+        if not self.manifest_path.exists():
+            return []
+        return pq.read_table(self.manifest_path).to_pylist()
+
+    def save_manifest(self, rows: list[dict]) -> None:
+        atomic_write_parquet(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), self.manifest_path)
+
+    def live_event_files(self, manifest: list[dict]) -> list[Path]:
+        """Events Parquet of every live ingested extract, in file-path order."""
+        rows = sorted((r for r in manifest if r["status"] == "ingested"), key=lambda r: r["file_path"])
+        return [self.events_path(r["content_sha256"]) for r in rows]
+
+    def live_quarantine_files(self, manifest: list[dict]) -> list[Path]:
+        rows = sorted((r for r in manifest if r["status"] in LIVE_STATUSES),
+                      key=lambda r: r["file_path"])
+        return [p for r in rows if (p := self.quarantine_path(r["content_sha256"])).exists()]

@@ -1,0 +1,201 @@
+"""Run the sql/ models in dependency order against DuckDB, audit them, and publish atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wow_metrics.sqlfiles import SQL_ROOT, install_macros
+
+log = logging.getLogger(__name__)
+
+LAYERS = ("staging", "intermediate", "marts")
+PUBLISHED_TABLES = (
+    "ehr_time_by_clinician_day",
+    "ehr_time_by_clinician_period",
+    "ingest_manifest",
+    "quarantine",
+    "metric_definitions",
+)
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_MATERIALIZED = re.compile(r"^--\s*Materialized:\s*(table|view)\s*$", re.MULTILINE)
+
+
+class AuditFailure(RuntimeError):
+    """A build broke an invariant; nothing was published."""
+
+    def __init__(self, failures: dict[str, list[tuple]]):
+        self.failures = failures
+        lines = [f"{name}: {len(rows)} bad row(s), e.g. {rows[:3]}" for name, rows in failures.items()]
+        super().__init__("build failed its audits, the previous publication is kept:\n  "
+                         + "\n  ".join(lines))
+
+
+@dataclass(frozen=True)
+class Model:
+    """One sql/ file: a single select whose result becomes a table or view of the same name."""
+
+    name: str
+    layer: str
+    sql: str
+    materialized: str
+
+    @property
+    def params(self) -> set[str]:
+        return set(_PARAM.findall(_strip_comments(self.sql)))
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def discover_models(root: Path = SQL_ROOT) -> list[Model]:
+    """Every model of sql/staging, sql/intermediate and sql/marts, ordered so each follows its inputs."""
+    models: dict[str, Model] = {}
+    for layer in LAYERS:
+        for path in sorted((root / layer).glob("*.sql")):
+            text = path.read_text(encoding="utf-8")
+            found = _MATERIALIZED.search(text)
+            models[path.stem] = Model(path.stem, layer, text, found.group(1) if found else "table")
+    deps = {
+        name: {other for other in models if other != name
+               and re.search(rf"\b{other}\b", _strip_comments(m.sql))}
+        for name, m in models.items()
+    }
+    ordered: list[Model] = []
+    done: set[str] = set()
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        if name in done:
+            return
+        if name in stack:
+            raise RuntimeError(f"sql/ models form a cycle: {' -> '.join((*stack, name))}")
+        for dep in sorted(deps[name]):
+            visit(dep, (*stack, name))
+        done.add(name)
+        ordered.append(models[name])
+
+    for layer in LAYERS:
+        for name in sorted(n for n, m in models.items() if m.layer == layer):
+            visit(name, ())
+    return ordered
+
+
+def discover_audits(root: Path = SQL_ROOT) -> list[tuple[str, str]]:
+    return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted((root / "audits").glob("*.sql"))]
+
+
+def connect(path: Path | str, *, threads: int | None = None, memory_limit: str | None = None,
+            temp_directory: Path | None = None):
+    """Open a DuckDB database for building: UTC session, macros installed, no network."""
+    import duckdb
+
+    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(str(path), config=config)
+    con.execute("set TimeZone = 'UTC'")
+    if temp_directory is not None:
+        con.execute("set temp_directory = $d", {"d": str(temp_directory)})
+    install_macros(con)
+    return con
+
+
+def bind_variables(con, params: dict[str, Any]) -> None:
+    """Make each parameter available to views (which DuckDB cannot prepare) as a variable."""
+    for name, value in params.items():
+        con.execute(f"set variable {name} = $v", {"v": value})
+
+
+def run_model(con, model: Model, params: dict[str, Any]) -> None:
+    """Create the model's table (prepared with its $params) or view (params read as variables)."""
+    used = model.params
+    missing = used - params.keys()
+    if missing:
+        raise RuntimeError(f"sql model {model.name} needs parameter(s) {sorted(missing)}")
+    if model.materialized == "view":
+        sql = _PARAM.sub(lambda m: f"getvariable('{m.group(1)}')", model.sql)
+        con.execute(f"create or replace view {model.name} as\n{sql}")
+    else:
+        con.execute(f"create or replace table {model.name} as\n{model.sql}",
+                    {k: params[k] for k in used})
+
+
+def run_models(con, params: dict[str, Any], models: list[Model] | None = None) -> dict[str, float]:
+    """Run every model in order; return seconds per model."""
+    import time
+
+    bind_variables(con, params)
+    timings: dict[str, float] = {}
+    for model in models or discover_models():
+        started = time.perf_counter()
+        run_model(con, model, params)
+        timings[model.name] = time.perf_counter() - started
+        log.debug("built %s in %.3fs", model.name, timings[model.name])
+    return timings
+
+
+def run_audits(con, params: dict[str, Any]) -> dict[str, list[tuple]]:
+    """Run sql/audits: each returns the rows that break its invariant (zero rows = pass)."""
+    failures: dict[str, list[tuple]] = {}
+    for name, sql in discover_audits():
+        used = set(_PARAM.findall(_strip_comments(sql)))
+        rows = con.execute(sql, {k: params[k] for k in used}).fetchmany(20)
+        if rows:
+            failures[name] = rows
+    return failures
+
+
+def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABLES,
+            comments: dict[str, str] | None = None) -> Path:
+    """Copy the published tables into a fresh database file and swap it in atomically.
+
+    Readers holding the old file open keep reading the old version whole; new readers see the
+    new one whole. The previous publication is kept as wow.previous.duckdb.
+    """
+    target = warehouse / "wow.duckdb"
+    staging = warehouse / f".wow.duckdb.publishing-{os.getpid()}"
+    staging.unlink(missing_ok=True)
+    build_con.execute("attach $p as pub", {"p": str(staging)})
+    try:
+        for table in tables:
+            build_con.execute(f"create table pub.{table} as select * from {table}")
+        for table, text in (comments or {}).items():
+            # COMMENT ON takes no prepared parameters; the texts are the project's own constants.
+            build_con.execute(f"comment on table pub.{table} is {_sql_literal(text)}")
+        build_con.execute("checkpoint pub")
+    finally:
+        build_con.execute("detach pub")
+    with open(staging, "rb") as fh:
+        os.fsync(fh.fileno())
+    previous = warehouse / "wow.previous.duckdb"
+    if target.exists():
+        # Keep the old version for rollback without ever leaving wow.duckdb absent.
+        previous.unlink(missing_ok=True)
+        os.link(target, previous)
+    os.replace(staging, target)
+    _fsync_dir(warehouse)
+    return target
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
