@@ -63,6 +63,8 @@ edges as (
 select
     clinician_id, activity_date, timezone, day_start_at, day_end_at,
     workday_start_at, workday_end_at, is_weekend, is_holiday, appointments,
-    greatest(window_start_at, day_start_at) as window_start_at,
-    least(window_end_at, day_end_at) as window_end_at
+    -- greatest/least skip NULLs in DuckDB: a date without appointments must keep no window.
+    case when window_start_at is not null then greatest(window_start_at, day_start_at) end
+        as window_start_at,
+    case when window_end_at is not null then least(window_end_at, day_end_at) end as window_end_at
 from edges

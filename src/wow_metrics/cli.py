@@ -1,0 +1,209 @@
+"""The `wow` command: run the pipeline, run the demo, generate synthetic landing zones."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
+
+DESCRIPTION = """\
+wow-metrics: EHR work outside of work (WOW), pajama time, inbox and documentation time per
+clinician, from raw vendor audit-log extracts, with every definition stated (see docs/).
+
+commands:
+  wow run --landing DIR --warehouse DIR   ingest what is new, rebuild, audit, publish
+  wow demo                                the bundled synthetic sample into ./warehouse
+  wow generate --out DIR ...              write a synthetic landing zone
+"""
+
+
+def _quiet_third_parties() -> None:
+    # Both libraries try to phone home; offline runs must not wait on it.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wow", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", help="ingest new extracts, rebuild and publish the metric tables",
+        description="Ingest every extract of the landing zone not yet in the warehouse's lake, "
+        "rebuild the metric tables, audit them and publish <warehouse>/wow.duckdb atomically. "
+        "Patient identifiers are pseudonymised with the key in WOW_PSEUDONYM_KEY (required). "
+        "Exit 0 on success; 1 if the build failed its audits (the previous publication is "
+        "kept); 2 on bad input such as a missing folder or an invalid wow.yaml.")
+    run.add_argument("--landing", required=True, type=Path, help="landing-zone folder (SPEC 1)")
+    run.add_argument("--warehouse", required=True, type=Path, help="warehouse folder (created)")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="forget the lake and re-ingest every extract from the landing zone")
+
+    demo = sub.add_parser(
+        "demo", help="run on the bundled synthetic sample into ./warehouse and show results",
+        description="Run the whole pipeline on data/sample (synthetic; a throwaway pseudonym key "
+        "is generated unless WOW_PSEUDONYM_KEY is set) into ./warehouse, then print headline "
+        "figures and where to look next.")
+    demo.add_argument("--warehouse", type=Path, default=Path("warehouse"),
+                      help="warehouse folder (default ./warehouse)")
+    demo.add_argument("--landing", type=Path, default=SAMPLE_LANDING, help=argparse.SUPPRESS)
+
+    gen = sub.add_parser(
+        "generate", help="write a synthetic landing zone",
+        description="Write a realistic synthetic landing zone (both extract formats, roster, "
+        "schedule, holidays). Deterministic for a given seed. Never real data.")
+    gen.add_argument("--out", required=True, type=Path)
+    gen.add_argument("--clinicians", type=int, default=12)
+    gen.add_argument("--days", type=int, default=28)
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--start", default=None, help="first date, YYYY-MM-DD (default 2026-02-23)")
+    gen.add_argument("--events-per-day", type=int, default=None,
+                     help="events per clinician on a clinic day (default: the generator's)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _quiet_third_parties()
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="wow: %(levelname)s: %(message)s")
+    try:
+        return {"run": _cmd_run, "demo": _cmd_demo, "generate": _cmd_generate}[args.command](args)
+    except KeyboardInterrupt:
+        print("wow: interrupted; the previous publication is unchanged", file=sys.stderr)
+        return 130
+
+
+def _cmd_run(args) -> int:
+    return _run_and_report(args.landing, args.warehouse, key=None, full_refresh=args.full_refresh)
+
+
+def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
+                    full_refresh: bool) -> int:
+    from wow_metrics.config import ConfigError
+    from wow_metrics.ingest import LakeMismatch
+    from wow_metrics.pipeline import LandingError, run
+    from wow_metrics.pseudonym import MissingKeyError
+    from wow_metrics.warehouse import AuditFailure
+
+    try:
+        summary = run(landing, warehouse, key=key, full_refresh=full_refresh)
+    except (ConfigError, LandingError, MissingKeyError, LakeMismatch) as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return 2
+    except AuditFailure as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return 1
+    print(format_summary(summary))
+    return 0
+
+
+def format_summary(summary) -> str:
+    """A short, human summary of a run."""
+    ing = summary.ingest
+    lines = [
+        f"wow run {summary.run_id}: published {summary.warehouse / 'wow.duckdb'} "
+        f"in {summary.seconds:.1f}s",
+        f"  extracts: {ing.files_seen} seen, {ing.files_ingested} ingested, "
+        f"{ing.files_skipped} already ingested, {ing.files_quarantined} quarantined whole",
+        f"  rows this run: {ing.rows_read:,} read, {ing.rows_written:,} loaded, "
+        f"{ing.rows_quarantined:,} quarantined",
+        f"  events on timelines: {summary.events_on_timeline:,}; clinicians: {summary.clinicians}; "
+        f"clinician-days: {summary.day_rows:,}; clinician-periods: {summary.period_rows:,}",
+        f"  quarantine table: {summary.rows_quarantined_total:,} row(s) in all "
+        "(select * from quarantine)",
+        "  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.phase_seconds.items()),
+    ]
+    for warning in summary.warnings[:10]:
+        lines.append(f"  warning: {warning}")
+    return "\n".join(lines)
+
+
+def _cmd_demo(args) -> int:
+    from wow_metrics.pseudonym import ENV_VAR, throwaway_key
+
+    key = None
+    if not os.environ.get(ENV_VAR, "").strip():
+        key = throwaway_key()
+        print(f"wow demo: {ENV_VAR} is not set, so this demo uses a throwaway random key "
+              "(fine for synthetic data; a real run requires your own key).")
+    # The demo always starts from scratch: a throwaway key cannot match an earlier lake.
+    code = _run_and_report(args.landing, args.warehouse, key=key, full_refresh=True)
+    if code == 0:
+        print(demo_report(args.warehouse))
+    return code
+
+
+def demo_report(warehouse: Path) -> str:
+    """Headline figures from a published warehouse and where to look next."""
+    import duckdb
+
+    db = warehouse / "wow.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            """
+            select department, count(*) as clinicians,
+                   median(ehr_time8) as ehr_time8, median(wow8) as wow8,
+                   median(ib_time8) as ib_time8, median(pajama_time8) as pajama_time8,
+                   median(wow_hours_per_fte_week) as wow_per_fte_week
+            from ehr_time_by_clinician_period
+            where period_start = (select max(period_start) from ehr_time_by_clinician_period
+                                  where scheduled_hours > 0)
+            group by department order by department
+            """
+        ).fetchall()
+        period = con.execute("select max(period_start) from ehr_time_by_clinician_period "
+                             "where scheduled_hours > 0").fetchone()[0]
+    header = f"{'department':<22}{'n':>3}{'EHR-Time8':>11}{'WOW8':>8}{'IB-Time8':>10}" \
+             f"{'Pajama8':>9}{'WOW h/FTE-wk':>14}"
+    out = ["", f"Medians per department, period starting {period} "
+           "(hours per 8 scheduled hours; WOW hours per clinical-FTE week):", header]
+
+    def fmt(v, width):
+        return f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}"
+
+    for dept, n, e8, w8, i8, p8, wf in rows:
+        out.append(f"{dept[:21]:<22}{n:>3}{fmt(e8, 11)}{fmt(w8, 8)}{fmt(i8, 10)}{fmt(p8, 9)}"
+                   f"{fmt(wf, 14)}")
+    out += [
+        "",
+        "Where to look next:",
+        f"  duckdb -readonly {db}   (or: python -c \"import duckdb; "
+        f"print(duckdb.connect('{db}', read_only=True).sql('from ehr_time_by_clinician_period'))\")",
+        "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, ingest_manifest, "
+        "quarantine, metric_definitions",
+        "  definitions: docs/metrics.md and the metric_definitions table",
+    ]
+    return "\n".join(out)
+
+
+def _cmd_generate(args) -> int:
+    import datetime as dt
+
+    from wow_metrics.generate import generate_landing
+
+    kwargs = {}
+    if args.start:
+        kwargs["start"] = dt.date.fromisoformat(args.start)
+    if args.events_per_day:
+        kwargs["events_per_clinician_day"] = args.events_per_day
+    result = generate_landing(args.out, clinicians=args.clinicians, days=args.days,
+                              seed=args.seed, **kwargs)
+    print(f"wow generate: wrote a synthetic landing zone to {args.out}: {result}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
