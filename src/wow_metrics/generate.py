@@ -1,5 +1,8 @@
 """Synthetic landing-zone generator (SPEC section 1): roster, schedule, holidays, audit extracts.
 
+Besides the extracts it writes ``reference/category_map.csv`` with the site's rows for the
+``canonical`` action names (the shipped map covers ``epic_access_log`` only).
+
 Everything written is synthetic: clinician ids ``C0001``..., patient ids ``Z`` + digits, made-up
 workstations. The output is a pure function of the arguments (one seeded numpy Generator, files
 written in a fixed order, gzip with mtime 0 and no file name), so the same call gives
@@ -41,7 +44,8 @@ import numpy as np
 import polars as pl
 
 DEFAULT_TZ = "America/New_York"
-DEFAULT_START = dt.date(2026, 2, 23)  # a Monday; 28 days from here end before the 2026-03-08 DST change
+# A Monday; 28 days from it end before the 2026-03-08 US DST change.
+DEFAULT_START = dt.date(2026, 2, 23)
 
 EPIC_COLUMNS = [
     "USER_ID",
@@ -55,9 +59,17 @@ EPIC_COLUMNS = [
     "PROCESS_ID",
     "CSN",
 ]
-CANONICAL_COLUMNS = ["clinician_id", "event_time", "action", "category", "patient_id", "workstation_id"]
+CANONICAL_COLUMNS = [
+    "clinician_id",
+    "event_time",
+    "action",
+    "category",
+    "patient_id",
+    "workstation_id",
+]
 ROSTER_COLUMNS = ["clinician_id", "department", "specialty", "role", "clinical_fte", "timezone"]
 SCHEDULE_COLUMNS = ["clinician_id", "appointment_id", "start_time", "duration_minutes", "status"]
+CATEGORY_MAP_COLUMNS = ["format", "action", "report_name", "category", "is_prescription"]
 FORMATS = ("epic_access_log", "canonical")
 
 CATEGORIES = ("inbox", "notes", "orders", "chart_review", "other", "exclude")
@@ -89,12 +101,21 @@ _ACTIONS: tuple[tuple[int, str, int, str, float, bool], ...] = (
     (EXCLUDE, "In Basket message created", 17501, "inbox_message_created", 1.0, True),
     (EXCLUDE, "Order transmitted", 17502, "order_transmitted", 1.0, True),
 )
+_PRESCRIBING = "Medication order signed"
 _ACT_CAT = np.array([a[0] for a in _ACTIONS], dtype=np.int8)
 _ACT_HAS_PATIENT = np.array([a[5] for a in _ACTIONS], dtype=bool)
 _ACT_REPORT = _ACTIONS.index(next(a for a in _ACTIONS if a[1] == "Report with patient data viewed"))
-_REPORT_NAMES: list[str | None] = [None, "Synopsis", "Problem List", "Medications", "Encounters", "Imaging"]
+_REPORT_NAMES: list[str | None] = [
+    None,
+    "Synopsis",
+    "Problem List",
+    "Medications",
+    "Encounters",
+    "Imaging",
+]
 # Per category: first action index and cumulative weights (padded past 1 so no draw reaches them).
 _CAT_FIRST = np.array([int(np.flatnonzero(_ACT_CAT == c)[0]) for c in range(6)])
+_CAT_SIZE = np.bincount(_ACT_CAT, minlength=6)
 _CAT_CUM = np.full((6, 8), 2.0)
 for _c in range(6):
     _w = np.array([a[4] for a in _ACTIONS if a[0] == _c])
@@ -105,10 +126,15 @@ _BACKGROUND_CATS = np.array([0.22, 0.18, 0.12, 0.25, 0.13, 0.10])
 
 _DEPARTMENTS = ("Family Medicine", "Internal Medicine", "Pediatrics", "Cardiology")
 _DEPT_CODES = ("FM", "IM", "PED", "CARD")
-_DEPT_PATTERN = (0, 1, 0, 2, 0, 1, 3, 0, 2, 0, 0, 1)  # first 12 clinicians: FM 6, IM 3, PED 2, CARD 1
+# First 12 clinicians: FM 6, IM 3, PED 2, CARD 1 (the last, IM, has no roster row).
+_DEPT_PATTERN = (0, 1, 0, 2, 0, 1, 3, 0, 2, 0, 0, 1)
 _DEPT_WEIGHTS = np.array([0.45, 0.27, 0.17, 0.11])
-_SPECIALTIES = (("Family Medicine",), ("Internal Medicine", "Geriatrics"), ("Pediatrics",),
-                ("Cardiology", "Electrophysiology"))
+_SPECIALTIES = (
+    ("Family Medicine",),
+    ("Internal Medicine", "Geriatrics"),
+    ("Pediatrics",),
+    ("Cardiology", "Electrophysiology"),
+)
 _SLOTS = ((20, 40, 0.15), (20, 40, 0.25), (15, 30, 0.25), (30, 40, 0.35))  # base, long, P(long)
 _STATUSES = ("completed", "arrived", "scheduled", "no_show", "canceled")
 _STATUS_P = np.array([0.885, 0.01, 0.01, 0.04, 0.055])
@@ -159,8 +185,9 @@ def _make_clinicians(rng: np.random.Generator, n: int) -> _Clinicians:
     ]
     is_app = rng.random(n) < 0.25
     role = ["APP" if a else "physician" for a in is_app]
-    fte = rng.choice(np.array([0.5, 0.6, 0.7, 0.8, 0.9, 1.0]), size=n,
-                     p=[0.12, 0.12, 0.12, 0.22, 0.17, 0.25])
+    fte = rng.choice(
+        np.array([0.5, 0.6, 0.7, 0.8, 0.9, 1.0]), size=n, p=[0.12, 0.12, 0.12, 0.22, 0.17, 0.25]
+    )
     fte = np.where(is_app & (rng.random(n) < 0.6), 1.0, fte)
 
     # One clinician with events but no roster row (the last), only when there are >= 5.
@@ -247,8 +274,11 @@ def _us_holidays(year: int) -> list[tuple[dt.date, str]]:
         return d - dt.timedelta(days=(d.weekday() - weekday) % 7)
 
     def observed(d: dt.date) -> dt.date:
-        return d - dt.timedelta(days=1) if d.weekday() == 5 else (
-            d + dt.timedelta(days=1) if d.weekday() == 6 else d)
+        return (
+            d - dt.timedelta(days=1)
+            if d.weekday() == 5
+            else (d + dt.timedelta(days=1) if d.weekday() == 6 else d)
+        )
 
     return [
         (observed(dt.date(year, 1, 1)), "New Year's Day"),
@@ -339,8 +369,9 @@ class _Schedule:
     s_end: np.ndarray
 
 
-def _make_schedule(rng: np.random.Generator, cl: _Clinicians, weekday: np.ndarray,
-                   is_holiday: np.ndarray) -> _Schedule:
+def _make_schedule(
+    rng: np.random.Generator, cl: _Clinicians, weekday: np.ndarray, is_holiday: np.ndarray
+) -> _Schedule:
     n_c, n_d = len(cl.ids), len(weekday)
     workday = (weekday < 5) & ~is_holiday
     sess = np.zeros((n_d, n_c, 2), dtype=bool)
@@ -389,10 +420,22 @@ def _make_schedule(rng: np.random.Generator, cl: _Clinicians, weekday: np.ndarra
     has_pm = np.zeros((n_c, n_d), dtype=bool)
     has_pm[s_clin[s_half == 1], s_day[s_half == 1]] = True
     return _Schedule(
-        clin=a_clin, day=a_day, start_min=a_start, dur=a_dur, status=status, patient=patient,
-        csn=csn, n_sessions=n_sessions,
-        first_start=first_start, last_end=last_end, has_am=has_am, has_pm=has_pm,
-        s_clin=s_clin, s_day=s_day, s_start=s_start, s_end=s_end,
+        clin=a_clin,
+        day=a_day,
+        start_min=a_start,
+        dur=a_dur,
+        status=status,
+        patient=patient,
+        csn=csn,
+        n_sessions=n_sessions,
+        first_start=first_start,
+        last_end=last_end,
+        has_am=has_am,
+        has_pm=has_pm,
+        s_clin=s_clin,
+        s_day=s_day,
+        s_start=s_start,
+        s_end=s_end,
     )
 
 
@@ -407,12 +450,17 @@ class _Bursts:
         if m == 0:
             return
         full = np.full(m, -1, dtype=np.int64)
-        self.parts.append((
-            clin.astype(np.int64), local_ms.astype(np.int64), np.asarray(n, dtype=np.int64),
-            np.broadcast_to(np.asarray(cat, dtype=np.int64), (m,)), ws.astype(np.int64),
-            full if patient is None else patient.astype(np.int64),
-            full if csn is None else csn.astype(np.int64),
-        ))
+        self.parts.append(
+            (
+                clin.astype(np.int64),
+                local_ms.astype(np.int64),
+                np.asarray(n, dtype=np.int64),
+                np.broadcast_to(np.asarray(cat, dtype=np.int64), (m,)),
+                ws.astype(np.int64),
+                full if patient is None else patient.astype(np.int64),
+                full if csn is None else csn.astype(np.int64),
+            )
+        )
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         if not self.parts:
@@ -420,9 +468,17 @@ class _Bursts:
         return tuple(np.concatenate(col) for col in zip(*self.parts, strict=True))
 
 
-def _events_chunk(rng: np.random.Generator, cl: _Clinicians, sc: _Schedule, day0_ms: np.ndarray,
-                  weekday: np.ndarray, is_holiday: np.ndarray, lo: int, hi: int,
-                  epcd: int) -> dict[str, np.ndarray]:
+def _events_chunk(
+    rng: np.random.Generator,
+    cl: _Clinicians,
+    sc: _Schedule,
+    day0_ms: np.ndarray,
+    weekday: np.ndarray,
+    is_holiday: np.ndarray,
+    lo: int,
+    hi: int,
+    epcd: int,
+) -> dict[str, np.ndarray]:
     """Raw events of local days [lo, hi) for all clinicians."""
     n_c = len(cl.ids)
     b = _Bursts()
@@ -457,64 +513,125 @@ def _events_chunk(rng: np.random.Generator, cl: _Clinicians, sc: _Schedule, day0
     a_ms = day0_ms[ad] + ast * _MS_MIN
     dur_ms = adur * _MS_MIN
     k = np.flatnonzero(seen | ((ass == NO_SHOW) & (rng.random(len(ac)) < 0.5)))
-    b.add(ac[k], a_ms[k] - minutes(0, 6, len(k)), 1 + pois(0.3 * per_visit[k] - 1), CHART,
-          cl.ws[ac[k], 0], apat[k], acsn[k])
+    b.add(
+        ac[k],
+        a_ms[k] - minutes(0, 6, len(k)),
+        np.where(per_visit[k] > 0, 1 + pois(0.3 * per_visit[k] - 1), 0),
+        CHART,
+        cl.ws[ac[k], 0],
+        apat[k],
+        acsn[k],
+    )
     k = np.flatnonzero(seen)
-    b.add(ac[k], a_ms[k] + (rng.uniform(0.2, 0.55, len(k)) * dur_ms[k]).astype(np.int64),
-          pois(0.45 * per_visit[k]), NOTES, cl.ws[ac[k], 0], apat[k], acsn[k])
+    b.add(
+        ac[k],
+        a_ms[k] + (rng.uniform(0.2, 0.55, len(k)) * dur_ms[k]).astype(np.int64),
+        pois(0.45 * per_visit[k]),
+        NOTES,
+        cl.ws[ac[k], 0],
+        apat[k],
+        acsn[k],
+    )
     k = np.flatnonzero(seen & (rng.random(len(ac)) < 0.85))
-    b.add(ac[k], a_ms[k] + (rng.uniform(0.6, 0.95, len(k)) * dur_ms[k]).astype(np.int64),
-          pois(0.25 / 0.85 * per_visit[k]), ORDERS, cl.ws[ac[k], 0], apat[k], acsn[k])
+    b.add(
+        ac[k],
+        a_ms[k] + (rng.uniform(0.6, 0.95, len(k)) * dur_ms[k]).astype(np.int64),
+        pois(0.25 / 0.85 * per_visit[k]),
+        ORDERS,
+        cl.ws[ac[k], 0],
+        apat[k],
+        acsn[k],
+    )
 
     # Inbox during each session, often on a second workstation (concurrent with the visit).
     s0, s1 = np.searchsorted(sc.s_day, [lo, hi])
     sclin, sday = np.repeat(sc.s_clin[s0:s1], 2), np.repeat(sc.s_day[s0:s1], 2)
     sst, sen = np.repeat(sc.s_start[s0:s1], 2), np.repeat(sc.s_end[s0:s1], 2)
     ns = len(sclin)
-    b.add(sclin, day0_ms[sday] + (rng.uniform(sst, sen, ns) * _MS_MIN).astype(np.int64),
-          pois(0.03 * n_grid[sclin, sday]), INBOX,
-          np.where(rng.random(ns) < 0.6, cl.ws[sclin, 1], cl.ws[sclin, 0]))
+    b.add(
+        sclin,
+        day0_ms[sday] + (rng.uniform(sst, sen, ns) * _MS_MIN).astype(np.int64),
+        pois(0.03 * n_grid[sclin, sday]),
+        INBOX,
+        np.where(rng.random(ns) < 0.6, cl.ws[sclin, 1], cl.ws[sclin, 0]),
+    )
 
     first, last = sc.first_start[cc, dd], sc.last_end[cc, dd]
     # Chart prep before clinic.
     k = np.flatnonzero(clinic & (rng.random(m) < 0.85))
-    b.add(cc[k], base[k] + first[k] * _MS_MIN - minutes(15, 50, len(k)), pois(0.05 * N[k]), CHART,
-          ws0[k])
+    b.add(
+        cc[k],
+        base[k] + first[k] * _MS_MIN - minutes(15, 50, len(k)),
+        pois(0.05 * N[k]),
+        CHART,
+        ws0[k],
+    )
     # Lunchtime inbox.
     k = np.flatnonzero(sc.has_am[cc, dd] & sc.has_pm[cc, dd] & (rng.random(m) < 0.7))
     b.add(cc[k], base[k] + 720 * _MS_MIN + minutes(2, 35, len(k)), pois(0.06 * N[k]), INBOX, ws0[k])
     # After clinic: finishing notes, then inbox.
     k = np.flatnonzero(clinic)
-    b.add(cc[k], base[k] + last[k] * _MS_MIN + minutes(0, 20, len(k)), pois(0.07 * N[k]), NOTES,
-          ws0[k])
-    b.add(cc[k], base[k] + last[k] * _MS_MIN + minutes(25, 60, len(k)), pois(0.04 * N[k]), INBOX,
-          ws0[k])
+    b.add(
+        cc[k],
+        base[k] + last[k] * _MS_MIN + minutes(0, 20, len(k)),
+        pois(0.07 * N[k]),
+        NOTES,
+        ws0[k],
+    )
+    b.add(
+        cc[k],
+        base[k] + last[k] * _MS_MIN + minutes(25, 60, len(k)),
+        pois(0.04 * N[k]),
+        INBOX,
+        ws0[k],
+    )
     # Evening "pajama time" on weekdays.
     p_eve = cl.p_evening[cc] * np.where(clinic, 1.0, 0.5)
     k = np.flatnonzero(wkday & (rng.random(m) < p_eve))
-    b.add(cc[k], base[k] + minutes(19 * 60, 22 * 60, len(k)), pois(0.12 * N[k]),
-          np.where(rng.random(len(k)) < 0.5, NOTES, INBOX), ws2[k])
+    b.add(
+        cc[k],
+        base[k] + minutes(19 * 60, 22 * 60, len(k)),
+        pois(0.12 * N[k]),
+        np.where(rng.random(len(k)) < 0.5, NOTES, INBOX),
+        ws2[k],
+    )
     # Early morning inbox.
     k = np.flatnonzero(wkday & (rng.random(m) < cl.p_early[cc]))
     b.add(cc[k], base[k] + minutes(6 * 60, 6 * 60 + 40, len(k)), pois(0.04 * N[k]), INBOX, ws2[k])
     # Admin days: a few working blocks.
     k = np.repeat(np.flatnonzero(admin & (rng.random(m) < 0.85)), 3)
-    b.add(cc[k], base[k] + minutes(9 * 60, 16 * 60, len(k)), pois(0.09 * N[k]),
-          rng.choice(np.array([INBOX, NOTES, CHART, ORDERS]), len(k), p=[0.4, 0.3, 0.2, 0.1]),
-          ws0[k])
+    b.add(
+        cc[k],
+        base[k] + minutes(9 * 60, 16 * 60, len(k)),
+        pois(0.09 * N[k]),
+        rng.choice(np.array([INBOX, NOTES, CHART, ORDERS]), len(k), p=[0.4, 0.3, 0.2, 0.1]),
+        ws0[k],
+    )
     # Weekends and holidays: inbox from home.
     k = np.flatnonzero(off & (rng.random(m) < cl.p_weekend[cc]))
     k = np.concatenate([k, k[rng.random(len(k)) < 0.4]])
-    b.add(cc[k], base[k] + minutes(8 * 60, 21 * 60, len(k)), pois(0.05 * N[k]),
-          np.where(rng.random(len(k)) < 0.8, INBOX, NOTES), ws2[k])
+    b.add(
+        cc[k],
+        base[k] + minutes(8 * 60, 21 * 60, len(k)),
+        pois(0.05 * N[k]),
+        np.where(rng.random(len(k)) < 0.8, INBOX, NOTES),
+        ws2[k],
+    )
     # Now and then a burst that runs across local midnight.
     k = np.flatnonzero(rng.random(m) < 0.03)
-    b.add(cc[k], base[k] + minutes(23 * 60 + 52, 23 * 60 + 58, len(k)), 14 + pois(np.full(len(k), 8.0)),
-          np.where(rng.random(len(k)) < 0.5, NOTES, INBOX), ws2[k])
+    b.add(
+        cc[k],
+        base[k] + minutes(23 * 60 + 52, 23 * 60 + 58, len(k)),
+        np.where(N[k] > 0, 6 + pois(0.06 * N[k]), 0),
+        np.where(rng.random(len(k)) < 0.5, NOTES, INBOX),
+        ws2[k],
+    )
 
     bc, blocal, bn, bcat, bws, bpat, bcsn = b.arrays()
     keep = bn > 0
-    bc, blocal, bn, bcat, bws, bpat, bcsn = (x[keep] for x in (bc, blocal, bn, bcat, bws, bpat, bcsn))
+    bc, blocal, bn, bcat, bws, bpat, bcsn = (
+        x[keep] for x in (bc, blocal, bn, bcat, bws, bpat, bcsn)
+    )
     butc = _local_to_utc_ms(blocal, cl.tz_idx[bc], cl.zones)
     nb = len(bc)
     bpid = rng.integers(1000, 99_999, size=nb)
@@ -529,12 +646,25 @@ def _events_chunk(rng: np.random.Generator, cl: _Clinicians, sc: _Schedule, day0
     gaps = np.where((u >= 0.004) & (u < 0.012), rng.integers(301_000, 1_500_000, n), gaps)
     gaps = np.where((u >= 0.012) & (u < 0.015), 0, gaps)
     gaps[first_ev] = 0
+    # Ties (two events at one instant) come in pairs at most.
+    tie = gaps == 0
+    tie[first_ev] = False
+    triple = np.flatnonzero(tie[1:] & tie[:-1]) + 1
+    gaps[triple] = 1000
+    tie[triple] = False
     cs = np.cumsum(gaps)
     t = butc[bidx] + cs - cs[first_ev][bidx]
 
     clin = bc[bidx]
     cat = np.where(rng.random(n) < 0.8, bcat[bidx], rng.choice(6, size=n, p=_BACKGROUND_CATS))
     within = (rng.random(n)[:, None] >= _CAT_CUM[cat]).sum(axis=1)
+    # Events at the same instant as the previous one are a different action (no accidental
+    # duplicates: the duplicates in the output are the deliberate ones).
+    same = np.flatnonzero(tie)
+    same = same[
+        _CAT_FIRST[cat[same]] + within[same] == _CAT_FIRST[cat[same - 1]] + within[same - 1]
+    ]
+    within[same] = (within[same] + 1) % _CAT_SIZE[cat[same]]
     act = _CAT_FIRST[cat] + within
 
     # Patients: the visit's patient; elsewhere runs of a few events per patient (one message).
@@ -595,18 +725,20 @@ def _ids(prefix: str, num: np.ndarray, width: int) -> pl.Series:
 
 def _format_epic(ev: Events, cl: _Clinicians) -> pl.DataFrame:
     t, act = ev["t"], ev["act"]
-    return pl.DataFrame({
-        "USER_ID": _gather(cl.ids, ev["clin"]),
-        "ACCESS_INSTANT": _where(~ev["no_instant"], _ts(t, "%Y-%m-%d %H:%M:%S%.6f")),
-        "ACCESS_TIME": _ts(t + ev["ny_off"], "%Y-%m-%d %H:%M:%S%.6f"),
-        "METRIC_ID": pl.Series([a[2] for a in _ACTIONS], dtype=pl.Int64).gather(act),
-        "METRIC_NAME": _gather([a[1] for a in _ACTIONS], act),
-        "REPORT_NAME": _gather(_REPORT_NAMES, ev["report"]),
-        "PAT_ID": _ids("Z", ev["pat"], 7),
-        "WORKSTATION_ID": _gather(cl.ws_names, ev["ws"]),
-        "PROCESS_ID": pl.Series(ev["pid"], dtype=pl.Int64),
-        "CSN": _where(ev["csn"] >= 0, pl.Series(ev["csn"], dtype=pl.Int64)),
-    })
+    return pl.DataFrame(
+        {
+            "USER_ID": _gather(cl.ids, ev["clin"]),
+            "ACCESS_INSTANT": _where(~ev["no_instant"], _ts(t, "%Y-%m-%d %H:%M:%S%.6f")),
+            "ACCESS_TIME": _ts(t + ev["ny_off"], "%Y-%m-%d %H:%M:%S%.6f"),
+            "METRIC_ID": pl.Series([a[2] for a in _ACTIONS], dtype=pl.Int64).gather(act),
+            "METRIC_NAME": _gather([a[1] for a in _ACTIONS], act),
+            "REPORT_NAME": _gather(_REPORT_NAMES, ev["report"]),
+            "PAT_ID": _ids("Z", ev["pat"], 7),
+            "WORKSTATION_ID": _gather(cl.ws_names, ev["ws"]),
+            "PROCESS_ID": pl.Series(ev["pid"], dtype=pl.Int64),
+            "CSN": _where(ev["csn"] >= 0, pl.Series(ev["csn"], dtype=pl.Int64)),
+        }
+    )
 
 
 # "Z", then "+00:00" .. "+14:45", then "-00:00" .. "-14:45" in 15-minute steps.
@@ -620,14 +752,18 @@ def _format_canonical(ev: Events, cl: _Clinicians) -> pl.DataFrame:
     off = np.where(zulu, 0, ev["local_off"])
     mins = np.abs(off) // _MS_MIN
     suffix = np.where(zulu, 0, 1 + (off < 0) * 60 + (mins // 60) * 4 + (mins % 60) // 15)
-    return pl.DataFrame({
-        "clinician_id": _gather(cl.ids, ev["clin"]),
-        "event_time": _ts(t + off, "%Y-%m-%dT%H:%M:%S%.6f") + _gather(_OFFSET_SUFFIX, suffix),
-        "action": _gather([a[3] for a in _ACTIONS], act),
-        "category": _where(ev["cat_filled"], _gather(list(CATEGORIES), _ACT_CAT[act].astype(np.int64))),
-        "patient_id": _ids("Z", ev["pat"], 7),
-        "workstation_id": _gather(cl.ws_names, ev["ws"]),
-    })
+    return pl.DataFrame(
+        {
+            "clinician_id": _gather(cl.ids, ev["clin"]),
+            "event_time": _ts(t + off, "%Y-%m-%dT%H:%M:%S%.6f") + _gather(_OFFSET_SUFFIX, suffix),
+            "action": _gather([a[3] for a in _ACTIONS], act),
+            "category": _where(
+                ev["cat_filled"], _gather(list(CATEGORIES), _ACT_CAT[act].astype(np.int64))
+            ),
+            "patient_id": _ids("Z", ev["pat"], 7),
+            "workstation_id": _gather(cl.ws_names, ev["ws"]),
+        }
+    )
 
 
 def _write_csv_rows(path: Path, columns: list[str], rows: list[list[object]]) -> None:
@@ -639,8 +775,9 @@ def _write_csv_rows(path: Path, columns: list[str], rows: list[list[object]]) ->
     path.write_bytes(buf.getvalue().encode("utf-8"))
 
 
-def _night_file(out: Path, fmt: str, night: dt.date, ev: Events, cl: _Clinicians,
-                gzip_epic: bool) -> tuple[Path, bytes, bool]:
+def _night_file(
+    out: Path, fmt: str, night: dt.date, ev: Events, cl: _Clinicians, gzip_epic: bool
+) -> tuple[Path, bytes, bool]:
     """Path, CSV bytes and whether to gzip them, for one night's extract."""
     folder = out / "audit" / fmt / f"{night:%Y}" / f"{night:%m}"
     if fmt == "epic_access_log":
@@ -701,26 +838,47 @@ def generate_landing(
     )
     ref = out / "reference"
     roster_rows = [
-        [cl.ids[i], _DEPARTMENTS[cl.dept[i]], cl.specialty[i], cl.role[i], f"{cl.fte[i]:.1f}",
-         cl.tz[i]]
-        for i in range(clinicians) if cl.in_roster[i]
+        [
+            cl.ids[i],
+            _DEPARTMENTS[cl.dept[i]],
+            cl.specialty[i],
+            cl.role[i],
+            f"{cl.fte[i]:.1f}",
+            cl.tz[i],
+        ]
+        for i in range(clinicians)
+        if cl.in_roster[i]
     ]
     _write_csv_rows(ref / "roster.csv", ROSTER_COLUMNS, roster_rows)
-    _write_csv_rows(ref / "holidays.csv", ["date", "name"],
-                    [[d.isoformat(), name] for d, name in holidays])
-    files = 3
+    _write_csv_rows(
+        ref / "holidays.csv", ["date", "name"], [[d.isoformat(), name] for d, name in holidays]
+    )
+    # The site's map for its canonical extract's action names (SPEC 3: landing-zone rows extend
+    # the shipped map, which covers epic_access_log only); the "other" actions stay unmapped.
+    _write_csv_rows(
+        ref / "category_map.csv",
+        CATEGORY_MAP_COLUMNS,
+        [
+            ["canonical", a[3], "", CATEGORIES[a[0]], "true" if a[1] == _PRESCRIBING else "false"]
+            for a in _ACTIONS
+            if a[0] != OTHER
+        ],
+    )
+    files = 4
 
     # Schedule: one file per calendar month of the appointments' local start dates.
     case = rng.choice(3, size=len(sc.clin), p=[0.85, 0.12, 0.03])
     status_names = [*_STATUSES, *(s.title() for s in _STATUSES), *(s.upper() for s in _STATUSES)]
     month_of_day = np.array([d.year * 12 + d.month - 1 for d in dates], dtype=np.int64)
-    sched = pl.DataFrame({
-        "clinician_id": _gather(cl.ids, sc.clin),
-        "appointment_id": _ids("A", np.arange(1, len(sc.clin) + 1), 8),
-        "start_time": _ts(day0_ms[sc.day] + sc.start_min * _MS_MIN, "%Y-%m-%dT%H:%M:%S"),
-        "duration_minutes": pl.Series(sc.dur, dtype=pl.Int64),
-        "status": _gather(status_names, case * 5 + sc.status),
-    })
+    sched = pl.DataFrame(
+        {
+            "clinician_id": _gather(cl.ids, sc.clin),
+            "appointment_id": _ids("A", np.arange(1, len(sc.clin) + 1), 8),
+            "start_time": _ts(day0_ms[sc.day] + sc.start_min * _MS_MIN, "%Y-%m-%dT%H:%M:%S"),
+            "duration_minutes": pl.Series(sc.dur, dtype=pl.Int64),
+            "status": _gather(status_names, case * 5 + sc.status),
+        }
+    )
     a_month = month_of_day[sc.day]
     for month in sorted(set(month_of_day.tolist())):
         a, b = np.searchsorted(a_month, [month, month + 1])  # appointments are in date order
@@ -755,7 +913,9 @@ def generate_landing(
                 n_raw = int(hi - lo)
                 parts = [np.arange(n_raw)]
                 if n_raw:  # exact duplicates inside the night's file
-                    parts.append(np.sort(rng.choice(n_raw, size=max(1, n_raw // 500), replace=False)))
+                    parts.append(
+                        np.sort(rng.choice(n_raw, size=max(1, n_raw // 500), replace=False))
+                    )
                 rows = _take(raw, np.concatenate(parts))
                 last = prev.get(f)
                 if last is not None and len(last["t"]):  # the previous night re-extracted in part
@@ -778,8 +938,9 @@ def generate_landing(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for lo in range(0, days, chunk):
             hi = min(days, lo + chunk)
-            ev = _events_chunk(rng, cl, sc, day0_ms, weekday, is_holiday, lo, hi,
-                               events_per_clinician_day)
+            ev = _events_chunk(
+                rng, cl, sc, day0_ms, weekday, is_holiday, lo, hi, events_per_clinician_day
+            )
             # Events before the first or after the last night go to that night's file.
             ev["night"] = np.clip(ev["night"] - night0, 0, days - 1)
             pending = ev if not pending else {k: np.concatenate([pending[k], ev[k]]) for k in ev}
