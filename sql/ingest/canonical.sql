@@ -52,8 +52,12 @@ instants as (
                 then timezone('UTC', wall_at - to_minutes(wow_offset_minutes(offset_text)))
             else wow_local_to_instant($default_timezone, wall_at)
         end as event_at,
-        offset_text = '' and wall_at is not null
-            and wow_is_ambiguous_local($default_timezone, wall_at) as is_time_ambiguous
+        -- CASE, not AND: DuckDB evaluates every operand of AND on every row.
+        case
+            when offset_text = '' and wall_at is not null
+                then wow_is_ambiguous_local($default_timezone, wall_at)
+            else false
+        end as is_time_ambiguous
     from walled
 ),
 
@@ -75,22 +79,27 @@ checked as (
                 then 'unknown category ' || category_raw
         end as reject_reason
     from instants
+),
+
+-- HMAC-SHA256(key, id) = sha256(opad || sha256(ipad || id)), once per distinct identifier.
+patient_keys as (
+    select patient_id, sha256(pads.opad || unhex(sha256(pads.ipad || encode(patient_id)))) as patient_key
+    from (select distinct patient_id from checked where patient_id is not null), pads
 )
 
 select
-    source_line::BIGINT as source_line,
-    clinician_id,
-    event_at::TIMESTAMPTZ as event_at,
-    action,
+    c.source_line::BIGINT as source_line,
+    c.clinician_id,
+    c.event_at::TIMESTAMPTZ as event_at,
+    c.action,
     ''::VARCHAR as report_name,
-    category_raw,
-    case when patient_id is not null
-        then sha256(pads.opad || unhex(sha256(pads.ipad || encode(patient_id))))
-    end as patient_key,
-    workstation_id,
+    c.category_raw,
+    p.patient_key,
+    c.workstation_id,
     null::VARCHAR as metric_id,
     null::VARCHAR as process_id,
     null::VARCHAR as csn_key,
-    coalesce(is_time_ambiguous, false) as is_time_ambiguous,
-    reject_reason
-from checked, pads
+    coalesce(c.is_time_ambiguous, false) as is_time_ambiguous,
+    c.reject_reason
+from checked c
+left join patient_keys p using (patient_id)

@@ -38,8 +38,13 @@ instants as (
             when access_instant_text is not null then timezone('UTC', instant_wall_utc)
             else wow_local_to_instant($default_timezone, server_wall_at)
         end as event_at,
-        access_instant_text is null and server_wall_at is not null
-            and wow_is_ambiguous_local($default_timezone, server_wall_at) as is_time_ambiguous
+        -- CASE, not AND: DuckDB evaluates every operand of AND on every row, and the ICU probes
+        -- are only needed for the few rows without ACCESS_INSTANT.
+        case
+            when access_instant_text is null and server_wall_at is not null
+                then wow_is_ambiguous_local($default_timezone, server_wall_at)
+            else false
+        end as is_time_ambiguous
     from parsed
 ),
 
@@ -64,24 +69,33 @@ checked as (
                 then 'access time ' || coalesce(access_instant_text, access_time_text) || ' is in the future'
         end as reject_reason
     from instants
+),
+
+-- HMAC-SHA256(key, id) = sha256(opad || sha256(ipad || id)), once per distinct identifier.
+patient_keys as (
+    select patient_id, sha256(pads.opad || unhex(sha256(pads.ipad || encode(patient_id)))) as patient_key
+    from (select distinct patient_id from checked where patient_id is not null), pads
+),
+
+csn_keys as (
+    select csn, sha256(pads.opad || unhex(sha256(pads.ipad || encode('csn:' || csn)))) as csn_key
+    from (select distinct csn from checked where csn is not null), pads
 )
 
 select
-    source_line::BIGINT as source_line,
-    clinician_id,
-    event_at::TIMESTAMPTZ as event_at,
-    action,
-    report_name,
+    c.source_line::BIGINT as source_line,
+    c.clinician_id,
+    c.event_at::TIMESTAMPTZ as event_at,
+    c.action,
+    c.report_name,
     null::VARCHAR as category_raw,
-    case when patient_id is not null
-        then sha256(pads.opad || unhex(sha256(pads.ipad || encode(patient_id))))
-    end as patient_key,
-    workstation_id,
-    metric_id,
-    process_id,
-    case when csn is not null
-        then sha256(pads.opad || unhex(sha256(pads.ipad || encode('csn:' || csn))))
-    end as csn_key,
-    coalesce(is_time_ambiguous, false) as is_time_ambiguous,
-    reject_reason
-from checked, pads
+    p.patient_key,
+    c.workstation_id,
+    c.metric_id,
+    c.process_id,
+    k.csn_key,
+    coalesce(c.is_time_ambiguous, false) as is_time_ambiguous,
+    c.reject_reason
+from checked c
+left join patient_keys p using (patient_id)
+left join csn_keys k using (csn)

@@ -29,8 +29,12 @@ extracts as (
         m.status, m.message, m.run_id, m.ingested_at,
         m.rows_read,
         m.rows_quarantined,
-        case when m.status = 'ingested' then coalesce(c.rows_duplicate, 0) end as rows_duplicate,
-        case when m.status = 'ingested' then coalesce(c.rows_excluded, 0) end as rows_excluded
+        -- Counts of a file whose rows are no longer in the lake (superseded, duplicate content)
+        -- are NULL: they describe no published row.
+        case when m.status in ('ingested', 'quarantined') then coalesce(c.rows_duplicate, 0) end
+            as rows_duplicate,
+        case when m.status in ('ingested', 'quarantined') then coalesce(c.rows_excluded, 0) end
+            as rows_excluded
     from manifest m
     left join event_counts c on c.source_file = m.file_path and m.status = 'ingested'
 ),

@@ -11,12 +11,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, load_settings
 from wow_metrics.ingest import IngestReport, ingest_new_files
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import Lake
 from wow_metrics.pseudonym import key_from_env
-from wow_metrics import warehouse as wh
 
 log = logging.getLogger(__name__)
 

@@ -107,51 +107,83 @@ def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, 
         return report
 
     by_stat = {(r["file_path"], r["size_bytes"], r["mtime_ns"]): r["content_sha256"] for r in manifest}
-    seen = {(r["file_path"], r["content_sha256"]) for r in manifest}
-    con = None
+    # A path is up to date when its latest recorded content is what it holds now (a file changed
+    # back to an earlier content is new again).
+    latest_sha = {r["file_path"]: r["content_sha256"] for r in manifest}
+    state = _IngestState(lake, settings, key, now, run_id, fingerprint, report)
     for src in sources:
         stat = src.path.stat()
         sha = by_stat.get((src.relative, stat.st_size, stat.st_mtime_ns)) or file_sha256(src.path)
-        if (src.relative, sha) in seen:
+        if latest_sha.get(src.relative) == sha:
             report.files_skipped += 1
             continue
-        base = {
-            "file_path": src.relative, "format": src.format.name, "content_sha256": sha,
-            "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "run_id": run_id,
-            "ingested_at": now, "default_timezone": settings.default_timezone,
-            "key_fingerprint": fingerprint, "rows_read": None, "rows_quarantined": None,
-            "rows_written": None, "message": None,
-        }
-        twin = next((r for r in manifest if r["content_sha256"] == sha
-                     and r["status"] in LIVE_STATUSES), None)
-        if twin is not None:
-            message = f"{src.relative}: same content as {twin['file_path']}; not ingested again"
-            log.warning(message)
-            report.messages.append(message)
-            manifest.append({**base, "status": "duplicate_content", "message": message})
-            seen.add((src.relative, sha))
-            report.files_skipped += 1
-            lake.save_manifest(manifest)
-            continue
-
-        con = con or _connect()
-        row = _ingest_one(con, src, sha, lake, settings, key, now)
+        latest_sha[src.relative] = sha
+        # This path now delivers other content: its earlier live version is replaced.
         for old in manifest:
             if old["file_path"] == src.relative and old["status"] in LIVE_STATUSES:
                 old["status"] = "superseded"
                 old["message"] = f"replaced by a changed file with the same name ({sha[:12]})"
                 report.messages.append(f"{src.relative}: changed since last ingest; "
                                        "the new version replaces the old one")
-        manifest.append({**base, **row})
-        seen.add((src.relative, sha))
+        twin = next((r for r in manifest if r["content_sha256"] == sha
+                     and r["status"] in LIVE_STATUSES), None)
+        if twin is not None:
+            message = f"{src.relative}: same content as {twin['file_path']}; not ingested again"
+            log.warning(message)
+            report.messages.append(message)
+            manifest.append({**state.base(src, sha, stat), "status": "duplicate_content",
+                             "message": message})
+            report.files_skipped += 1
+        else:
+            manifest.append(state.ingest(src, sha, stat))
         lake.save_manifest(manifest)
-        for old in manifest:
-            if old["status"] == "superseded":
-                for stale in (lake.events_path(old["content_sha256"]),
-                              lake.quarantine_path(old["content_sha256"])):
-                    if not any(r["content_sha256"] == old["content_sha256"]
-                               and r["status"] in LIVE_STATUSES for r in manifest):
-                        stale.unlink(missing_ok=True)
+
+    # Content whose only live copy was replaced: drop its data, then re-ingest it from the
+    # first path that still delivers it (a twin recorded as duplicate_content).
+    live = {r["content_sha256"] for r in manifest if r["status"] in LIVE_STATUSES}
+    for sha in {r["content_sha256"] for r in manifest if r["status"] == "superseded"} - live:
+        lake.events_path(sha).unlink(missing_ok=True)
+        lake.quarantine_path(sha).unlink(missing_ok=True)
+    present = {s.relative: s for s in sources}
+    latest = {r["file_path"]: r for r in manifest}
+    for row in sorted(latest.values(), key=lambda r: r["file_path"]):
+        src = present.get(row["file_path"])
+        if row["status"] != "duplicate_content" or row["content_sha256"] in live or src is None:
+            continue
+        stat = src.path.stat()
+        row.update(state.ingest(src, row["content_sha256"], stat))
+        row["message"] = ((row["message"] + "; ") if row["message"] else "") + \
+            "re-ingested: the file whose content it duplicated was replaced"
+        live.add(row["content_sha256"])
+        report.files_skipped -= 1
+        lake.save_manifest(manifest)
+    state.close()
+    return report
+
+
+class _IngestState:
+    """What one ingest pass shares between files: settings, key, a lazily opened connection."""
+
+    def __init__(self, lake: Lake, settings: Settings, key: bytes, now: dt.datetime, run_id: str,
+                 fingerprint: str, report: IngestReport):
+        self.lake, self.settings, self.key, self.now = lake, settings, key, now
+        self.run_id, self.fingerprint, self.report = run_id, fingerprint, report
+        self.con = None
+
+    def base(self, src: SourceFile, sha: str, stat) -> dict:
+        return {
+            "file_path": src.relative, "format": src.format.name, "content_sha256": sha,
+            "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "run_id": self.run_id,
+            "ingested_at": self.now, "default_timezone": self.settings.default_timezone,
+            "key_fingerprint": self.fingerprint, "rows_read": None, "rows_quarantined": None,
+            "rows_written": None, "message": None,
+        }
+
+    def ingest(self, src: SourceFile, sha: str, stat) -> dict:
+        self.con = self.con or _connect()
+        row = {**self.base(src, sha, stat),
+               **_ingest_one(self.con, src, sha, self.lake, self.settings, self.key, self.now)}
+        report = self.report
         report.rows_read += row["rows_read"] or 0
         report.rows_written += row["rows_written"] or 0
         report.rows_quarantined += row["rows_quarantined"] or 0
@@ -160,9 +192,11 @@ def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, 
             report.messages.append(row["message"])
         else:
             report.files_ingested += 1
-    if con is not None:
-        con.close()
-    return report
+        return row
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
 
 
 def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint: str) -> None:

@@ -52,12 +52,12 @@ def load_csv(con, path: Path, table: str, columns: list[str], wanted: list[str])
     try:
         con.execute("drop table if exists reject_errors; drop table if exists reject_scans;")
         con.execute(
-            f"""
+            """
             create or replace temp table _raw_read as
             select row_number() over () as record_no, *
             from read_csv($path, header = true, auto_detect = false, columns = $spec,
                           delim = ',', quote = '"', escape = '"', store_rejects = true,
-                          parallel = false)
+                          )
             """,
             {"path": str(path), "spec": spec},
         ).fetchall()
@@ -68,38 +68,43 @@ def load_csv(con, path: Path, table: str, columns: list[str], wanted: list[str])
         message = str(exc).splitlines()[0]
         raise UnreadableFile(f"cannot read as CSV: {message}") from None
 
-    n_good = con.execute("select count(*) from _raw_read").fetchone()[0]
-    reject_lines = sorted({int(line) for line, _, _ in rejects})
-    reasons = {}
+    # DuckDB numbers a rejected record by its ordinal among all records (+1 for the header), not
+    # by physical line. Physical lines: each record advances 1 + its embedded newlines (a
+    # rejected record is taken as one line). The common case (no rejects, no embedded
+    # newlines) stays in SQL: line = record number + 1.
+    reject_ordinals = sorted({int(line) - 1 for line, _, _ in rejects})
+    reasons: dict[int, str] = {}
     for line, error_type, message in rejects:
-        reasons.setdefault(int(line), f"malformed CSV record ({error_type.lower()}): {message}")
-
-    # Physical line where each good record starts: records advance by 1 + embedded newlines,
-    # and every rejected line before a record pushes it one line further.
+        reasons.setdefault(int(line) - 1, f"malformed CSV record ({error_type.lower()}): {message}")
     newline_terms = " + ".join(
         f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)" for i in range(len(columns))
     ) or "0"
-    advance = np.array(
-        [r[0] for r in con.execute(
-            f"select 1 + {newline_terms} from _raw_read order by record_no"
-        ).fetchall()],
-        dtype=np.int64,
-    ) if n_good else np.zeros(0, dtype=np.int64)
-    lines = 2 + np.concatenate([[0], np.cumsum(advance)[:-1]]) if n_good else advance
-    for reject_line in reject_lines:
-        lines[lines >= reject_line] += 1
-
-    con.execute("create or replace temp table _raw_lines (record_no BIGINT, source_line BIGINT)")
-    if n_good:
+    n_good, max_advance = con.execute(
+        f"select count(*), coalesce(max(1 + {newline_terms}), 1) from _raw_read"
+    ).fetchone()
+    reject_lines: list[int] = []
+    if not reject_ordinals and max_advance == 1:
+        con.execute("create or replace temp table _raw_lines as "
+                    "select record_no, record_no + 1 as source_line from _raw_read")
+    else:
+        advance = con.execute(
+            f"select (1 + {newline_terms})::BIGINT as a from _raw_read order by record_no"
+        ).fetchnumpy()["a"].astype(np.int64)
+        total = n_good + len(reject_ordinals)
+        is_good = np.ones(total, dtype=bool)
+        is_good[[o - 1 for o in reject_ordinals if 0 < o <= total]] = False
+        steps = np.ones(total, dtype=np.int64)
+        steps[is_good] = advance[: int(is_good.sum())]
+        physical = 2 + np.concatenate([[0], np.cumsum(steps)[:-1]])
+        reject_lines = [int(x) for x in physical[~is_good]]
         import pyarrow as pa
 
-        line_table = pa.table({
+        line_table = pa.table({  # noqa: F841 (read by DuckDB's replacement scan)
             "record_no": np.arange(1, n_good + 1, dtype=np.int64),
-            "source_line": lines,
+            "source_line": physical[is_good][:n_good],
         })
-        con.register("_line_arrow", line_table)
-        con.execute("insert into _raw_lines select * from _line_arrow")
-        con.unregister("_line_arrow")
+        con.execute("create or replace temp table _raw_lines as select * from line_table")
+    reject_pairs = [(line, reasons[o]) for line, o in zip(reject_lines, reject_ordinals, strict=False)]
 
     present = {name: i for i, name in enumerate(columns)}
     select_cols = ", ".join(
@@ -116,8 +121,8 @@ def load_csv(con, path: Path, table: str, columns: list[str], wanted: list[str])
     con.execute("drop table _raw_read; drop table _raw_lines")
     return RawRead(
         columns=columns,
-        rows_read=n_good + len(reject_lines),
-        rejects=[(line, reasons[line]) for line in reject_lines],
+        rows_read=n_good + len(reject_ordinals),
+        rejects=reject_pairs,
     )
 
 
