@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests flows
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

@@ -186,11 +186,12 @@ def _load_reference(con, landing: Path, run_id: str) -> None:
                                          f"(header: {','.join(header)[:200]})")
                 raw = load_csv(con, path, "_ref_rows", header, columns)
             except UnreadableFile as exc:
-                message = f"{relative}: file quarantined: {exc}"
+                reason = str(exc).replace(str(path), relative)
+                message = f"{relative}: file quarantined: {reason}"
                 log.error(message)
                 entry.update(status="quarantined", message=message)
                 con.execute("insert into raw_reference_rejects values ($f, null, $r)",
-                            {"f": relative, "r": f"file quarantined: {exc}"})
+                            {"f": relative, "r": f"file quarantined: {reason}"})
                 _insert_row(con, "raw_reference_files", entry)
                 continue
             con.execute(f"insert into raw_{kind} select $f, * from _ref_rows", {"f": relative})

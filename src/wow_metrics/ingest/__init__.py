@@ -244,7 +244,8 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
                 raise UnreadableFile(problem)
             raw = load_csv(con, src.path, "raw_events", header, fmt.columns)
     except UnreadableFile as exc:
-        return _quarantine_whole_file(lake, sha, src, str(exc))
+        # Readers name the absolute path; published tables name the file as the landing zone does.
+        return _quarantine_whole_file(lake, sha, src, str(exc).replace(str(src.path), src.relative))
 
     ipad, opad = hmac_pads(key)
     con.execute("create or replace temp table pseudonym_pads (ipad BLOB, opad BLOB)")
