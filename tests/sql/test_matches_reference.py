@@ -142,6 +142,7 @@ def test_random_landing_matches_reference(landing: Landing, seed: int) -> None:
 
 def test_sample_matches_reference(tmp_path: Path) -> None:
     from conftest import SAMPLE_LANDING
+
     from wow_metrics.pipeline import run
 
     if not (SAMPLE_LANDING / "audit").exists():
@@ -153,5 +154,25 @@ def test_sample_matches_reference(tmp_path: Path) -> None:
     published = Published(tmp_path / "wh", None)
     _assert_rows_match(published.table("ehr_time_by_clinician_day"), expected_days,
                        ("clinician_id", "activity_date"))
+    _assert_rows_match(published.table("ehr_time_by_clinician_period"), expected_periods,
+                       ("clinician_id", "period_start"))
+
+
+def test_generated_landing_across_dst_matches_reference(tmp_path: Path) -> None:
+    """The generator's realistic shape over the spring DST change, several time zones."""
+    from conftest import Published
+
+    from wow_metrics.generate import generate_landing
+    from wow_metrics.pipeline import run
+
+    landing = tmp_path / "landing"
+    generate_landing(landing, clinicians=6, days=14, seed=11, start=dt.date(2026, 3, 2),
+                     events_per_clinician_day=120)
+    expected_days, expected_periods = compute(landing)
+    run(landing, tmp_path / "wh")
+    published = Published(tmp_path / "wh", None)
+    days = published.table("ehr_time_by_clinician_day")
+    assert any(r["activity_date"] == dt.date(2026, 3, 8) for r in days)
+    _assert_rows_match(days, expected_days, ("clinician_id", "activity_date"))
     _assert_rows_match(published.table("ehr_time_by_clinician_period"), expected_periods,
                        ("clinician_id", "period_start"))
