@@ -180,8 +180,8 @@ def demo_report(warehouse: Path) -> str:
     out += [
         "",
         "Where to look next:",
-        f"  duckdb -readonly {db}   (or: python -c \"import duckdb; "
-        f"print(duckdb.connect('{db}', read_only=True).sql('from ehr_time_by_clinician_period'))\")",
+        f"  query it read-only: .venv/bin/python -c \"import duckdb; print(duckdb.connect("
+        f"'{db}', read_only=True).sql('from ehr_time_by_clinician_period'))\"",
         "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, ingest_manifest, "
         "quarantine, metric_definitions",
         "  definitions: docs/metrics.md and the metric_definitions table",

@@ -37,3 +37,21 @@ def test_parquet_missing_required_column_is_quarantined_whole(landing) -> None:
     assert len(rows) == 1 and rows[0]["source_line"] is None
     assert "missing required column(s) event_time" in rows[0]["reason"]
     assert pub.day("c2", "2026-03-02")["events"] == 1
+
+
+def test_unknown_format_folder_and_file_type_are_recorded_not_skipped(landing) -> None:
+    (landing.root / "audit" / "meditech").mkdir(parents=True)
+    (landing.root / "audit" / "meditech" / "log.csv").write_text("a,b\n1,2\n")
+    landing.canonical([{"clinician_id": "c2", "event_time": "2026-03-02T14:00:00Z", "action": "a"}])
+    (landing.root / "audit" / "canonical" / "notes.txt").write_text("hello\n")
+    pub = landing.run()
+    rows = pub.query("select file_path, status, format from ingest_manifest "
+                     "where file_kind = 'audit_extract' order by file_path")
+    assert rows == [
+        {"file_path": "audit/canonical/events.csv", "status": "ingested", "format": "canonical"},
+        {"file_path": "audit/canonical/notes.txt", "status": "quarantined", "format": "canonical"},
+        {"file_path": "audit/meditech/log.csv", "status": "quarantined", "format": "meditech"},
+    ]
+    reasons = [r["reason"] for r in pub.query("select reason from quarantine order by source_file")]
+    assert "not an extract file type" in reasons[0]
+    assert "unknown extract format folder audit/meditech" in reasons[1]

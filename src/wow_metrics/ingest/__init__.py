@@ -40,7 +40,12 @@ class SourceFile:
 
     path: Path
     relative: str
-    format: ExtractFormat
+    format: ExtractFormat | None  # None: not readable as any known format
+    problem: str | None = None    # why it cannot be read, when format is None
+
+    @property
+    def format_name(self) -> str:
+        return self.format.name if self.format else self.relative.split("/")[1]
 
 
 @dataclass
@@ -64,15 +69,23 @@ def discover(landing: Path) -> list[SourceFile]:
     found: list[SourceFile] = []
     if not audit.is_dir():
         return found
+    # Nothing under audit/ is passed over in silence: a file of an unknown format or type is
+    # recorded and quarantined whole. Hidden files (editor and transfer leftovers) are ignored.
     for fmt_dir in sorted(p for p in audit.iterdir() if p.is_dir()):
         fmt = formats.get(fmt_dir.name)
-        if fmt is None:
-            log.warning("audit/%s: unknown extract format, folder skipped (known: %s)",
-                        fmt_dir.name, ", ".join(sorted(formats)))
-            continue
         for path in fmt_dir.rglob("*"):
-            if path.is_file() and path.name.lower().endswith(EXTRACT_SUFFIXES):
-                found.append(SourceFile(path, path.relative_to(landing).as_posix(), fmt))
+            if not path.is_file() or any(part.startswith(".") for part in path.parts[-1:]):
+                continue
+            relative = path.relative_to(landing).as_posix()
+            if fmt is None:
+                problem = (f"unknown extract format folder audit/{fmt_dir.name} "
+                           f"(known: {', '.join(sorted(formats))})")
+                found.append(SourceFile(path, relative, None, problem))
+            elif not path.name.lower().endswith(EXTRACT_SUFFIXES):
+                problem = f"not an extract file type (expected {', '.join(EXTRACT_SUFFIXES)})"
+                found.append(SourceFile(path, relative, None, problem))
+            else:
+                found.append(SourceFile(path, relative, fmt))
     return sorted(found, key=lambda s: s.relative)
 
 
@@ -172,7 +185,7 @@ class _IngestState:
 
     def base(self, src: SourceFile, sha: str, stat) -> dict:
         return {
-            "file_path": src.relative, "format": src.format.name, "content_sha256": sha,
+            "file_path": src.relative, "format": src.format_name, "content_sha256": sha,
             "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "run_id": self.run_id,
             "ingested_at": self.now, "default_timezone": self.settings.default_timezone,
             "key_fingerprint": self.fingerprint, "rows_read": None, "rows_quarantined": None,
@@ -230,6 +243,8 @@ def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -
 def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
                 now: dt.datetime) -> dict:
     fmt = src.format
+    if fmt is None:
+        return _quarantine_whole_file(lake, sha, src, src.problem or "unreadable")
     try:
         if src.path.name.lower().endswith(".parquet"):
             raw = load_parquet(con, src.path, "raw_events", fmt.columns)
