@@ -49,3 +49,7 @@ create or replace macro wow_offset_minutes(tz_text) as
             * (cast(substr(tz_text, 2, 2) as INTEGER) * 60
                + coalesce(cast(nullif(substr(replace(tz_text, ':', ''), 4, 2), '') as INTEGER), 0))
     end;
+
+-- The first date of the reporting period holding date d: calendar month, or ISO week (Monday).
+create or replace macro wow_period_start(d, period) as
+    cast(case when period = 'week' then date_trunc('week', d) else date_trunc('month', d) end as DATE);

@@ -1,4 +1,5 @@
 -- audit_day_bounds
+-- Scope: partition
 -- Returns bad rows: day figures that break an invariant of SPEC 5. Categories sum to
 -- ehr_minutes; wow, pajama, in-schedule and outside-window time never exceed it; prescriptions
 -- never exceed orders; nothing exceeds the real length of the local day (23, 24 or 25 hours).

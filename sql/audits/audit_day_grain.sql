@@ -1,4 +1,5 @@
 -- audit_day_grain
+-- Scope: publication
 -- Returns bad rows: a (clinician_id, activity_date) that is not unique or has a NULL key.
 select clinician_id, activity_date, count(*) as n_rows
 from ehr_time_by_clinician_day

@@ -1,11 +1,11 @@
 -- audit_period_sums
+-- Scope: publication
 -- Returns bad rows: a clinician-period whose hours are not the sum of its days.
 with days as (select * from ehr_time_by_clinician_day),
 periods as (select * from ehr_time_by_clinician_period),
 summed as (
     select clinician_id,
-           case when $period = 'week' then date_trunc('week', activity_date)
-                else date_trunc('month', activity_date) end::DATE as period_start,
+           wow_period_start(activity_date, $period) as period_start,
            sum(ehr_minutes) / 60 as ehr_hours, sum(wow_minutes) / 60 as wow_hours,
            sum(events) as events
     from days group by all

@@ -2,6 +2,7 @@
 -- Grain: one row per event interval and calendar segment it overlaps.
 -- Each interval is cut at every calendar edge (SPEC 5) and each piece attributed on its own,
 -- in whole microseconds. `is_event_start` marks the piece holding the event's own instant.
+-- Scope: partition
 -- Materialized: view
 with intervals as (select * from int_event_intervals),
 segments as (select * from int_calendar_segments),

@@ -3,6 +3,7 @@
 -- edges (local midnight, workday start/end, scheduled-block and schedule-window edges).
 -- Within a segment every attribute of SPEC 5 is constant, so cutting activity at segment
 -- edges attributes it exactly.
+-- Scope: partition
 -- Materialized: table
 with dates as (select * from int_clinician_dates),
 blocks as (select * from int_scheduled_blocks),

@@ -4,6 +4,7 @@
 -- hours): the day, the workday clock window (weekdays that are not holidays), and the schedule
 -- window of the date [first start - grace, latest end + grace] clipped to the date, since a
 -- piece is only ever compared with the window of its own date (SPEC 5).
+-- Scope: partition
 -- Materialized: table
 -- Params: $workday_start, $workday_end, $grace_us
 with clinicians as (select * from int_clinicians),

@@ -2,6 +2,7 @@
 -- Grain: one row per clinician_id measured (with events or scheduled time).
 -- Roster attributes where the roster has a good row; otherwise department 'unknown', no FTE,
 -- and the default time zone (SPEC 1.3).
+-- Scope: partition
 -- Materialized: table
 -- Params: $default_timezone
 with events as (select * from int_timeline_events),

@@ -5,6 +5,7 @@
 -- of the event's category when the gap is at most the idle threshold; otherwise idle, and the
 -- last event contributes nothing. Idle and last events keep a zero-length interval
 -- (`end_at` = `start_at`) so that every event is still counted on its date.
+-- Scope: partition
 -- Materialized: view
 -- Params: $idle_threshold_us
 with events as (select * from int_timeline_events),

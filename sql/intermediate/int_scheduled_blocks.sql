@@ -2,6 +2,7 @@
 -- Grain: one row per clinician_id and maximal block of scheduled time.
 -- Scheduled time is the union of [start, start + duration) of non-canceled appointments
 -- (SPEC 5): overlapping or touching appointments merge into one block.
+-- Scope: partition
 -- Materialized: table
 with appointments as (select * from stg_schedule where is_counted),
 

@@ -1,5 +1,6 @@
 -- int_timeline_events
 -- Grain: one row per event on a clinician's timeline (de-duplicated, excluded events dropped).
+-- Scope: partition
 -- Materialized: view
 with events as (select * from stg_events)
 

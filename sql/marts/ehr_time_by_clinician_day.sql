@@ -4,6 +4,7 @@
 -- turned into DOUBLE minutes only here. A date that holds active time but neither an event
 -- nor scheduled time (possible only with an idle threshold near a day) also gets a row, so
 -- that no active time is lost from the day table (docs/decisions.md).
+-- Scope: partition
 -- Materialized: table
 with pieces as (select * from int_activity_pieces),
 segments as (select * from int_calendar_segments),

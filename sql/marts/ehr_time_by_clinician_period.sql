@@ -3,6 +3,7 @@
 -- Day metrics summed, minutes as hours, and the SPEC 6 normalisations: per 8 scheduled hours
 -- (Sinsky), per clinical FTE week, per scheduled day (Epic style). A ratio whose denominator is
 -- zero or unknown is NULL, never zero.
+-- Scope: partition
 -- Materialized: table
 -- Params: $period
 with days as (select * from ehr_time_by_clinician_day),
@@ -11,8 +12,7 @@ clinicians as (select * from int_clinicians),
 periods as (
     select
         *,
-        case when $period = 'week' then date_trunc('week', activity_date)
-             else date_trunc('month', activity_date) end::DATE as period_start
+        wow_period_start(activity_date, $period) as period_start
     from days
 ),
 

@@ -4,9 +4,10 @@
 --   rows_read = rows_loaded + rows_quarantined + rows_duplicate + rows_excluded.
 -- Duplicates and exclusions are counted on the whole lake, so a row repeated from an earlier
 -- file counts as a duplicate of the later file.
+-- Scope: publication
 -- Materialized: table
 with manifest as (select * from lake_manifest),
-events as (select * from stg_events),
+event_counts as (select * from file_event_counts),
 reference_files as (select * from raw_reference_files),
 reference_rejects as (select * from raw_reference_rejects),
 roster as (select * from stg_roster),
@@ -14,12 +15,9 @@ schedule as (select * from stg_schedule),
 holidays as (select * from stg_holidays),
 action_map as (select * from stg_category_map where map_source = 'landing'),
 
-event_counts as (
-    select
-        source_file,
-        count(*) filter (where is_duplicate) as rows_duplicate,
-        count(*) filter (where is_excluded) as rows_excluded
-    from events
+file_counts as (
+    select source_file, sum(rows_duplicate) as rows_duplicate, sum(rows_excluded) as rows_excluded
+    from event_counts
     group by source_file
 ),
 
@@ -36,7 +34,7 @@ extracts as (
         case when m.status in ('ingested', 'quarantined') then coalesce(c.rows_excluded, 0) end
             as rows_excluded
     from manifest m
-    left join event_counts c on c.source_file = m.file_path and m.status = 'ingested'
+    left join file_counts c on c.source_file = m.file_path and m.status = 'ingested'
 ),
 
 reference_rows as (

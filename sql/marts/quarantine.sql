@@ -1,6 +1,7 @@
 -- quarantine
 -- Grain: one row per rejected input row (or per rejected whole file, source_line NULL).
 -- Every row that did not make it into a table, with the file, line and reason (SPEC 9).
+-- Scope: publication
 -- Materialized: table
 with extract_rejects as (select * from lake_quarantine),
 reference_rejects as (select * from raw_reference_rejects),

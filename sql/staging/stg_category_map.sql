@@ -2,6 +2,7 @@
 -- Grain: one row per action-map row, shipped (schemas/action_maps) or from the landing zone.
 -- A landing row replaces the shipped row with the same (format, action, report_name) (SPEC 3);
 -- `is_effective` marks the rows lookups use. Actions match case-insensitively, trimmed.
+-- Scope: reference
 -- Materialized: table
 with shipped as (select * from raw_shipped_category_map),
 landing as (select * from raw_category_map),

@@ -3,6 +3,7 @@
 -- Gives each event its category and prescription flag from the action map (SPEC 3) and flags
 -- duplicates (same clinician, instant, action, report, patient and workstation: the first in
 -- file-name then line order is kept, SPEC 4) and excluded system events.
+-- Scope: partition
 -- Materialized: table
 with events as (select * from lake_events),
 action_map as (select * from stg_category_map where is_effective),

@@ -1,5 +1,6 @@
 -- stg_holidays
 -- Grain: one row per data line of reference/holidays.csv. A date listed twice is one holiday.
+-- Scope: reference
 -- Materialized: table
 with raw as (select * from raw_holidays),
 

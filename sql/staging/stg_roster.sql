@@ -2,6 +2,7 @@
 -- Grain: one row per data line of reference/roster.csv.
 -- Checks each row (SPEC 1.3); `reject_reason` says why a row goes to quarantine. When a
 -- clinician_id appears on several good lines the last one wins (`is_replaced` on the others).
+-- Scope: reference
 -- Materialized: table
 with raw as (select * from raw_roster),
 zones as (select name from pg_timezone_names()),

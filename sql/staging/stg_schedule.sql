@@ -4,6 +4,7 @@
 -- the end is start + duration on the instant line. The same appointment_id seen again replaces
 -- the earlier good row (last file in name order, then last line, wins). Canceled appointments
 -- are kept here but flagged: `is_counted` marks what counts as time scheduled with patients.
+-- Scope: reference
 -- Materialized: table
 -- Params: $default_timezone
 with raw as (select * from raw_schedule),

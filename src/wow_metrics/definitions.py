@@ -80,4 +80,7 @@ _SETTING_TEXT = {
     "period": "Reporting period: month or ISO week.",
     "min_cell_size": "Rollups over fewer clinicians are suppressed.",
     "min_scheduled_hours": "Scheduled hours a clinician-period needs to enter per-8-hour rollups.",
+    "build_partitions": "Build tasks the clinicians are split into (speed only, never a figure).",
+    "threads": "DuckDB threads per build task (speed only).",
+    "memory_limit": "DuckDB memory limit per build task (speed only).",
 }

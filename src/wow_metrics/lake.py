@@ -28,6 +28,11 @@ MANIFEST_SCHEMA = pa.schema([
 
 LIVE_STATUSES = ("ingested", "quarantined")
 
+# The lake is partitioned by a stable hash of clinician_id so that a build task reads only its
+# bucket's files. The count is part of the lake's layout: changing it needs --full-refresh.
+N_BUCKETS = 16
+BUCKET_SQL = f"cast(md5_number(clinician_id) % {N_BUCKETS} as INTEGER)"
+
 
 def atomic_write_parquet(table: pa.Table, path: Path) -> None:
     """Write a Parquet file so readers see the old file or the whole new one."""
@@ -53,8 +58,20 @@ class Lake:
     def manifest_path(self) -> Path:
         return self.root / "manifest.parquet"
 
-    def events_path(self, sha: str) -> Path:
-        return self.root / "events" / f"{sha}.parquet"
+    def events_path(self, sha: str, bucket: int) -> Path:
+        return self.root / "events" / f"bucket={bucket:02d}" / f"{sha}.parquet"
+
+    def events_paths(self, sha: str) -> list[Path]:
+        return sorted((self.root / "events").glob(f"bucket=*/{sha}.parquet"))
+
+    def extents_path(self, sha: str) -> Path:
+        """Per clinician and UTC date: how many events an extract holds (for incremental scope)."""
+        return self.root / "extents" / f"{sha}.parquet"
+
+    def remove_content(self, sha: str) -> None:
+        """Delete every data file of one extract version."""
+        for path in [*self.events_paths(sha), self.quarantine_path(sha), self.extents_path(sha)]:
+            path.unlink(missing_ok=True)
 
     def quarantine_path(self, sha: str) -> Path:
         return self.root / "quarantine" / f"{sha}.parquet"
@@ -67,10 +84,17 @@ class Lake:
     def save_manifest(self, rows: list[dict]) -> None:
         atomic_write_parquet(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), self.manifest_path)
 
-    def live_event_files(self, manifest: list[dict]) -> list[Path]:
-        """Events Parquet of every live ingested extract, in file-path order."""
-        rows = sorted((r for r in manifest if r["status"] == "ingested"), key=lambda r: r["file_path"])
-        return [self.events_path(r["content_sha256"]) for r in rows]
+    def live_event_files(self, manifest: list[dict], buckets: list[int] | None = None) -> list[Path]:
+        """Events Parquet of every live ingested extract (optionally of some buckets only)."""
+        live = {r["content_sha256"] for r in manifest if r["status"] == "ingested"}
+        wanted = range(N_BUCKETS) if buckets is None else buckets
+        return [p for b in wanted
+                for p in sorted((self.root / "events" / f"bucket={b:02d}").glob("*.parquet"))
+                if p.stem in live]
+
+    def live_extent_files(self, manifest: list[dict]) -> list[Path]:
+        live = sorted(r["content_sha256"] for r in manifest if r["status"] == "ingested")
+        return [p for sha in live if (p := self.extents_path(sha)).exists()]
 
     def live_quarantine_files(self, manifest: list[dict]) -> list[Path]:
         rows = sorted((r for r in manifest if r["status"] in LIVE_STATUSES),

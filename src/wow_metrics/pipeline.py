@@ -15,7 +15,7 @@ from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, load_settings
 from wow_metrics.ingest import IngestReport, ingest_new_files
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
-from wow_metrics.lake import Lake
+from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
 from wow_metrics.pseudonym import key_from_env
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,59 @@ LAKE_EVENT_COLUMNS = """
 """
 
 
+PARTITION_OUTPUTS = {
+    # table in the published warehouse: the partition model it comes from
+    "ehr_time_by_clinician_day": "ehr_time_by_clinician_day",
+    "ehr_time_by_clinician_period": "ehr_time_by_clinician_period",
+    "file_event_counts": "int_file_event_counts",
+}
+REFERENCE_OUTPUTS = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
+                     "raw_reference_files", "raw_reference_rejects", "metric_definitions")
+
+
 class LandingError(RuntimeError):
     """The landing folder is missing or not laid out as SPEC 1 says."""
+
+
+@dataclass
+class RunContext:
+    """Everything a run's steps share; picklable so steps can run on remote workers."""
+
+    landing: Path
+    warehouse: Path
+    settings: Settings
+    key: bytes
+    run_id: str
+    full_refresh: bool = False
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(self.warehouse)
+
+    @property
+    def work_dir(self) -> Path:
+        return self.warehouse / ".build" / self.run_id
+
+    @property
+    def params(self) -> dict[str, object]:
+        return build_params(self.settings)
+
+
+@dataclass
+class BuildPlan:
+    """Which clinician buckets each build task covers (all clinician-periods for now)."""
+
+    partitions: list[list[int]]
+
+
+@dataclass
+class PartitionResult:
+    """What one build task produced: Parquet outputs and any broken partition invariants."""
+
+    index: int
+    outputs: dict[str, str]
+    audit_failures: dict[str, list[tuple]]
+    seconds: float
 
 
 @dataclass
@@ -56,13 +107,38 @@ class RunSummary:
     day_rows: int = 0
     period_rows: int = 0
     rows_quarantined_total: int = 0
+    partitions: int = 1
     warnings: list[str] = field(default_factory=list)
 
 
 def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
         full_refresh: bool = False, settings: Settings | None = None) -> RunSummary:
-    """Ingest new extracts from landing, rebuild the tables and publish them to warehouse/wow.duckdb."""
+    """Ingest new extracts from landing, rebuild the tables and publish them to warehouse/wow.duckdb.
+
+    The same steps the Prefect flow runs as tasks, here one after the other in this process.
+    """
     started = time.perf_counter()
+    ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
+    phases: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        report = ingest_new_files(ctx.landing, ctx.lake, ctx.settings, ctx.key, ctx.run_id)
+        phases["ingest"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        stage_reference(ctx)
+        plan = plan_build(ctx)
+        results = [build_partition(ctx, plan, i) for i in range(len(plan.partitions))]
+        phases["build"] = time.perf_counter() - t0
+        summary = finish_run(ctx, plan, report, results, phases)
+    finally:
+        shutil.rmtree(ctx.work_dir, ignore_errors=True)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
+              full_refresh: bool = False, settings: Settings | None = None) -> RunContext:
+    """Check the inputs, load settings and key, and prepare the run's scratch folder."""
     landing, warehouse = Path(landing), Path(warehouse)
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist")
@@ -70,45 +146,13 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
     key = key if key is not None else key_from_env()
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     warehouse.mkdir(parents=True, exist_ok=True)
-    lake = Lake(warehouse)
-    if full_refresh and lake.root.exists():
-        shutil.rmtree(lake.root)
-
-    phases: dict[str, float] = {}
-    t0 = time.perf_counter()
-    report = ingest_new_files(landing, lake, settings, key, run_id)
-    phases["ingest"] = time.perf_counter() - t0
-
-    build_dir = warehouse / ".build"
-    if build_dir.exists():
-        shutil.rmtree(build_dir)
-    (build_dir / "tmp").mkdir(parents=True)
-    con = wh.connect(build_dir / "build.duckdb", temp_directory=build_dir / "tmp")
-    try:
-        t0 = time.perf_counter()
-        _load_lake(con, lake)
-        _load_reference(con, landing, run_id)
-        _load_definitions(con, settings, run_id)
-        params = build_params(settings)
-        wh.run_models(con, params)
-        phases["build"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        failures = wh.run_audits(con, params)
-        phases["audit"] = time.perf_counter() - t0
-        if failures:
-            raise wh.AuditFailure(failures)
-
-        t0 = time.perf_counter()
-        wh.publish(con, warehouse, comments=TABLE_COMMENTS)
-        phases["publish"] = time.perf_counter() - t0
-        summary = _summarise(con, run_id, warehouse, report)
-    finally:
-        con.close()
-        shutil.rmtree(build_dir, ignore_errors=True)
-    summary.phase_seconds = phases
-    summary.seconds = time.perf_counter() - started
-    return summary
+    ctx = RunContext(landing, warehouse, settings, key, run_id, full_refresh)
+    if full_refresh and ctx.lake.root.exists():
+        shutil.rmtree(ctx.lake.root)
+    # Scratch of earlier runs that died is of no use to anyone.
+    shutil.rmtree(warehouse / ".build", ignore_errors=True)
+    (ctx.work_dir / "tmp").mkdir(parents=True)
+    return ctx
 
 
 def build_params(settings: Settings) -> dict[str, object]:
@@ -123,29 +167,114 @@ def build_params(settings: Settings) -> dict[str, object]:
     }
 
 
-def _load_lake(con, lake: Lake) -> None:
+def stage_reference(ctx: RunContext) -> None:
+    """Read and check roster, schedule, holidays and action maps once, for every build task."""
+    con = wh.connect(":memory:")
+    try:
+        _load_reference(con, ctx.landing, ctx.run_id)
+        _load_definitions(con, ctx.settings, ctx.run_id)
+        wh.run_models(con, ctx.params, "reference")
+        out = ctx.work_dir / "reference"
+        out.mkdir(parents=True, exist_ok=True)
+        for table in REFERENCE_OUTPUTS:
+            con.execute(f"copy {table} to '{out / table}.parquet' (format parquet)")
+    finally:
+        con.close()
+
+
+def plan_build(ctx: RunContext) -> BuildPlan:
+    """Group the lake's clinician buckets into build tasks (settings.build_partitions of them)."""
+    n = max(1, min(ctx.settings.build_partitions, N_BUCKETS))
+    return BuildPlan(partitions=[list(range(i, N_BUCKETS, n)) for i in range(n)])
+
+
+def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionResult:
+    """Build the day and period tables of one group of clinician buckets in its own database."""
+    started = time.perf_counter()
+    buckets = plan.partitions[index]
+    out = ctx.work_dir / "partitions" / f"{index:03d}"
+    out.mkdir(parents=True, exist_ok=True)
+    con = wh.connect(out / "build.duckdb", temp_directory=ctx.work_dir / "tmp",
+                     threads=ctx.settings.threads, memory_limit=ctx.settings.memory_limit)
+    try:
+        events = [str(p) for p in ctx.lake.live_event_files(ctx.lake.load_manifest(), buckets)]
+        if events:
+            con.execute("create table lake_events as select * exclude (bucket) "
+                        "from read_parquet($files)", {"files": events})
+        else:
+            con.execute(f"create table lake_events ({LAKE_EVENT_COLUMNS})")
+        ref = ctx.work_dir / "reference"
+        for table in ("stg_roster", "stg_holidays", "stg_category_map"):
+            con.execute(f"create table {table} as select * from read_parquet($p)",
+                        {"p": str(ref / f"{table}.parquet")})
+        # Schedule rows are staged globally (appointment_id replacement crosses clinicians);
+        # each task keeps its own clinicians'.
+        con.execute(f"create table stg_schedule as select * from read_parquet($p) "
+                    f"where {BUCKET_SQL} in (select unnest($buckets))",
+                    {"p": str(ref / "stg_schedule.parquet"), "buckets": buckets})
+        wh.run_models(con, ctx.params, "partition")
+        failures = wh.run_audits(con, ctx.params, "partition")
+        outputs = {}
+        for table, model in PARTITION_OUTPUTS.items():
+            path = out / f"{table}.parquet"
+            con.execute(f"copy {model} to '{path}' (format parquet)")
+            outputs[table] = str(path)
+    finally:
+        con.close()
+        (out / "build.duckdb").unlink(missing_ok=True)
+    return PartitionResult(index, outputs, failures, time.perf_counter() - started)
+
+
+def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
+               results: list[PartitionResult], phases: dict[str, float] | None = None) -> RunSummary:
+    """Assemble the partitions, build the audit-trail tables, audit, and publish atomically."""
+    phases = dict(phases or {})
+    t0 = time.perf_counter()
+    con = wh.connect(ctx.work_dir / "publish.duckdb", temp_directory=ctx.work_dir / "tmp")
+    try:
+        ref = ctx.work_dir / "reference"
+        for table in REFERENCE_OUTPUTS:
+            con.execute(f"create table {table} as select * from read_parquet($p)",
+                        {"p": str(ref / f"{table}.parquet")})
+        _load_lake_audit_trail(con, ctx.lake)
+        for table in PARTITION_OUTPUTS:
+            files = [r.outputs[table] for r in sorted(results, key=lambda r: r.index)]
+            con.execute(f"create table {table} as select * from read_parquet($files) "
+                        "order by all", {"files": files})
+        wh.run_models(con, ctx.params, "publication")
+        failures: dict[str, list[tuple]] = {}
+        for result in results:
+            for name, rows in result.audit_failures.items():
+                failures.setdefault(name, []).extend(rows)
+        failures.update(wh.run_audits(con, ctx.params, "publication"))
+        phases["audit"] = time.perf_counter() - t0
+        if failures:
+            raise wh.AuditFailure(failures)
+        t0 = time.perf_counter()
+        wh.publish(con, ctx.warehouse, comments=TABLE_COMMENTS)
+        phases["publish"] = time.perf_counter() - t0
+        summary = _summarise(con, ctx, report)
+    finally:
+        con.close()
+    summary.phase_seconds = phases
+    summary.partitions = len(results)
+    return summary
+
+
+def _load_lake_audit_trail(con, lake: Lake) -> None:
     manifest = lake.load_manifest()
-    events = [str(p) for p in lake.live_event_files(manifest)]
-    if events:
-        con.execute("create table lake_events as select * from read_parquet($files)", {"files": events})
-    else:
-        con.execute(f"create table lake_events ({LAKE_EVENT_COLUMNS})")
     quarantine = [str(p) for p in lake.live_quarantine_files(manifest)]
     con.execute("create table lake_quarantine (source_file VARCHAR, source_line BIGINT, "
                 "reason VARCHAR, clinician_id VARCHAR)")
     if quarantine:
         con.execute("insert into lake_quarantine select source_file, source_line, reason, "
                     "clinician_id from read_parquet($files)", {"files": quarantine})
-    if lake.manifest_path.exists():
-        con.execute("create table lake_manifest as select * from read_parquet($f)",
-                    {"f": str(lake.manifest_path)})
-    else:
-        import pyarrow as pa
+    import pyarrow as pa
 
-        from wow_metrics.lake import MANIFEST_SCHEMA
+    from wow_metrics.lake import MANIFEST_SCHEMA
 
-        empty = pa.Table.from_pylist([], schema=MANIFEST_SCHEMA)  # noqa: F841 (read by DuckDB)
-        con.execute("create table lake_manifest as select * from empty")
+    manifest_table = pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA)  # noqa: F841
+    con.execute("create table lake_manifest as select * from manifest_table")
 
 
 def _load_reference(con, landing: Path, run_id: str) -> None:
@@ -234,16 +363,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _summarise(con, run_id: str, warehouse: Path, report: IngestReport) -> RunSummary:
+def _summarise(con, ctx: RunContext, report: IngestReport) -> RunSummary:
     one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
-    summary = RunSummary(run_id=run_id, warehouse=warehouse, ingest=report)
-    summary.events_on_timeline = one("select count(*) from int_timeline_events")
+    summary = RunSummary(run_id=ctx.run_id, warehouse=ctx.warehouse, ingest=report)
+    summary.events_on_timeline = one("select coalesce(sum(rows_on_timeline), 0) from file_event_counts")
     summary.clinicians = one("select count(distinct clinician_id) from ehr_time_by_clinician_day")
     summary.day_rows = one("select count(*) from ehr_time_by_clinician_day")
     summary.period_rows = one("select count(*) from ehr_time_by_clinician_period")
     summary.rows_quarantined_total = one("select count(*) from quarantine")
     unrostered = [r[0] for r in con.execute(
-        "select clinician_id from int_clinicians where not has_roster_row order by 1").fetchall()]
+        "select distinct clinician_id from ehr_time_by_clinician_period where clinician_id not in "
+        "(select clinician_id from stg_roster where reject_reason is null) order by 1").fetchall()]
     if unrostered:
         summary.warnings.append(
             f"{len(unrostered)} clinician(s) with events but no roster row, measured with "

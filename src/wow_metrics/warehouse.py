@@ -24,6 +24,11 @@ PUBLISHED_TABLES = (
 )
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _MATERIALIZED = re.compile(r"^--\s*Materialized:\s*(table|view)\s*$", re.MULTILINE)
+_SCOPE = re.compile(r"^--\s*Scope:\s*(reference|partition|publication)\s*$", re.MULTILINE)
+# Where a model or audit runs: `reference` once per run on the reference files, `partition` once
+# per bucket group of clinicians (in its own database, possibly on a Dask worker),
+# `publication` once on the assembled tables before they are published.
+SCOPES = ("reference", "partition", "publication")
 
 
 class AuditFailure(RuntimeError):
@@ -44,6 +49,7 @@ class Model:
     layer: str
     sql: str
     materialized: str
+    scope: str
 
     @property
     def params(self) -> set[str]:
@@ -54,14 +60,22 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
 
 
-def discover_models(root: Path = SQL_ROOT) -> list[Model]:
-    """Every model of sql/staging, sql/intermediate and sql/marts, ordered so each follows its inputs."""
+def _scope_of(path: Path, text: str) -> str:
+    found = _SCOPE.search(text)
+    if not found:
+        raise RuntimeError(f"{path}: header needs a '-- Scope: reference|partition|publication' line")
+    return found.group(1)
+
+
+def discover_models(scope: str | None = None, root: Path = SQL_ROOT) -> list[Model]:
+    """Models of sql/staging, intermediate and marts (of one scope), each after its inputs."""
     models: dict[str, Model] = {}
     for layer in LAYERS:
         for path in sorted((root / layer).glob("*.sql")):
             text = path.read_text(encoding="utf-8")
             found = _MATERIALIZED.search(text)
-            models[path.stem] = Model(path.stem, layer, text, found.group(1) if found else "table")
+            models[path.stem] = Model(path.stem, layer, text, found.group(1) if found else "table",
+                                      _scope_of(path, text))
     deps = {
         name: {other for other in models if other != name
                and re.search(rf"\b{other}\b", _strip_comments(m.sql))}
@@ -83,11 +97,17 @@ def discover_models(root: Path = SQL_ROOT) -> list[Model]:
     for layer in LAYERS:
         for name in sorted(n for n, m in models.items() if m.layer == layer):
             visit(name, ())
-    return ordered
+    return [m for m in ordered if scope is None or m.scope == scope]
 
 
-def discover_audits(root: Path = SQL_ROOT) -> list[tuple[str, str]]:
-    return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted((root / "audits").glob("*.sql"))]
+def discover_audits(scope: str, root: Path = SQL_ROOT) -> list[tuple[str, str]]:
+    """Audits of one scope: (name, sql), each returning the rows that break an invariant."""
+    audits = []
+    for path in sorted((root / "audits").glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        if _scope_of(path, text) == scope:
+            audits.append((path.stem, text))
+    return audits
 
 
 def connect(path: Path | str, *, threads: int | None = None, memory_limit: str | None = None,
@@ -128,13 +148,13 @@ def run_model(con, model: Model, params: dict[str, Any]) -> None:
                     {k: params[k] for k in used})
 
 
-def run_models(con, params: dict[str, Any], models: list[Model] | None = None) -> dict[str, float]:
-    """Run every model in order; return seconds per model."""
+def run_models(con, params: dict[str, Any], scope: str) -> dict[str, float]:
+    """Run every model of one scope in order; return seconds per model."""
     import time
 
     bind_variables(con, params)
     timings: dict[str, float] = {}
-    for model in models or discover_models():
+    for model in discover_models(scope):
         started = time.perf_counter()
         run_model(con, model, params)
         timings[model.name] = time.perf_counter() - started
@@ -142,10 +162,10 @@ def run_models(con, params: dict[str, Any], models: list[Model] | None = None) -
     return timings
 
 
-def run_audits(con, params: dict[str, Any]) -> dict[str, list[tuple]]:
-    """Run sql/audits: each returns the rows that break its invariant (zero rows = pass)."""
+def run_audits(con, params: dict[str, Any], scope: str) -> dict[str, list[tuple]]:
+    """Run the sql/audits of one scope: each returns the rows that break its invariant."""
     failures: dict[str, list[tuple]] = {}
-    for name, sql in discover_audits():
+    for name, sql in discover_audits(scope):
         used = set(_PARAM.findall(_strip_comments(sql)))
         rows = con.execute(sql, {k: params[k] for k in used}).fetchmany(20)
         if rows:

@@ -15,6 +15,10 @@ DEFAULTS = {
     "period": "month",
     "min_cell_size": 5,
     "min_scheduled_hours": 8,
+    # operational settings: speed only, never a figure
+    "build_partitions": 1,
+    "threads": None,
+    "memory_limit": None,
 }
 
 

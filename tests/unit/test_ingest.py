@@ -37,7 +37,7 @@ def epic_row(user: str, instant: str = "", local: str = "", metric: str = "In Ba
 
 def lake_events(landing) -> list[dict]:
     """Every event row in the pipeline's Parquet lake, by file and line."""
-    files = sorted((landing.warehouse / "lake" / "events").glob("*.parquet"))
+    files = sorted((landing.warehouse / "lake" / "events").glob("bucket=*/*.parquet"))
     if not files:
         return []
     with duckdb.connect() as con:

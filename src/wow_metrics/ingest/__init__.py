@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pyarrow as pa
 from wow_metrics.config import Settings
 from wow_metrics.ingest.formats import ExtractFormat, registry
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, load_parquet, read_header
-from wow_metrics.lake import LIVE_STATUSES, Lake, atomic_write_parquet
+from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, Lake, atomic_write_parquet
 from wow_metrics.pseudonym import hmac_pads, key_fingerprint
 from wow_metrics.sqlfiles import install_macros, read_sql
 
@@ -106,9 +107,37 @@ def _connect():
     return con
 
 
-def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, run_id: str,
-                     now: dt.datetime | None = None) -> IngestReport:
-    """Ingest every extract whose content the lake has not seen; record each in the manifest."""
+@dataclass
+class PendingFile:
+    """An extract version the lake has not seen, to be ingested (picklable, for remote workers)."""
+
+    relative: str
+    path: str
+    format_name: str
+    sha: str
+    size_bytes: int
+    mtime_ns: int
+    problem: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class IngestPlan:
+    """What an ingest pass will do, decided before any file is read."""
+
+    manifest: list[dict]
+    pending: list[PendingFile]
+    orphaned: set[str]
+    report: IngestReport
+    run_id: str
+    now: dt.datetime
+    fingerprint: str
+    default_timezone: str
+
+
+def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_id: str,
+                now: dt.datetime | None = None) -> IngestPlan:
+    """Decide, for every extract in the landing zone, whether it is new, changed, or a duplicate."""
     now = now or dt.datetime.now(dt.UTC)
     fingerprint = key_fingerprint(key)
     manifest = lake.load_manifest()
@@ -116,14 +145,14 @@ def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, 
     report = IngestReport()
     sources = discover(landing)
     report.files_seen = len(sources)
-    if not sources:
-        return report
+    plan = IngestPlan(manifest, [], set(), report, run_id, now, fingerprint,
+                      settings.default_timezone)
 
     by_stat = {(r["file_path"], r["size_bytes"], r["mtime_ns"]): r["content_sha256"] for r in manifest}
     # A path is up to date when its latest recorded content is what it holds now (a file changed
     # back to an earlier content is new again).
     latest_sha = {r["file_path"]: r["content_sha256"] for r in manifest}
-    state = _IngestState(lake, settings, key, now, run_id, fingerprint, report)
+    live = {r["content_sha256"]: r["file_path"] for r in manifest if r["status"] in LIVE_STATUSES}
     for src in sources:
         stat = src.path.stat()
         sha = by_stat.get((src.relative, stat.st_size, stat.st_mtime_ns)) or file_sha256(src.path)
@@ -136,80 +165,99 @@ def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, 
             if old["file_path"] == src.relative and old["status"] in LIVE_STATUSES:
                 old["status"] = "superseded"
                 old["message"] = f"replaced by a changed file with the same name ({sha[:12]})"
+                live.pop(old["content_sha256"], None)
                 report.messages.append(f"{src.relative}: changed since last ingest; "
                                        "the new version replaces the old one")
-        twin = next((r for r in manifest if r["content_sha256"] == sha
-                     and r["status"] in LIVE_STATUSES), None)
-        if twin is not None:
-            message = f"{src.relative}: same content as {twin['file_path']}; not ingested again"
+        pending = PendingFile(src.relative, str(src.path), src.format_name, sha, stat.st_size,
+                              stat.st_mtime_ns, src.problem)
+        if sha in live:
+            message = f"{src.relative}: same content as {live[sha]}; not ingested again"
             log.warning(message)
             report.messages.append(message)
-            manifest.append({**state.base(src, sha, stat), "status": "duplicate_content",
+            manifest.append({**_manifest_base(plan, pending), "status": "duplicate_content",
                              "message": message})
             report.files_skipped += 1
         else:
-            manifest.append(state.ingest(src, sha, stat))
-        lake.save_manifest(manifest)
+            plan.pending.append(pending)
+            live[sha] = src.relative
 
-    # Content whose only live copy was replaced: drop its data, then re-ingest it from the
-    # first path that still delivers it (a twin recorded as duplicate_content).
-    live = {r["content_sha256"] for r in manifest if r["status"] in LIVE_STATUSES}
-    for sha in {r["content_sha256"] for r in manifest if r["status"] == "superseded"} - live:
-        lake.events_path(sha).unlink(missing_ok=True)
-        lake.quarantine_path(sha).unlink(missing_ok=True)
+    # Content whose only live copy was replaced is re-ingested from the first path that still
+    # delivers it (a twin recorded as duplicate_content); otherwise its data is dropped.
     present = {s.relative: s for s in sources}
     latest = {r["file_path"]: r for r in manifest}
     for row in sorted(latest.values(), key=lambda r: r["file_path"]):
         src = present.get(row["file_path"])
         if row["status"] != "duplicate_content" or row["content_sha256"] in live or src is None:
             continue
-        stat = src.path.stat()
-        row.update(state.ingest(src, row["content_sha256"], stat))
-        row["message"] = ((row["message"] + "; ") if row["message"] else "") + \
-            "re-ingested: the file whose content it duplicated was replaced"
-        live.add(row["content_sha256"])
+        manifest.remove(row)
+        plan.pending.append(PendingFile(
+            src.relative, str(src.path), src.format_name, row["content_sha256"], row["size_bytes"],
+            row["mtime_ns"], src.problem,
+            note="re-ingested: the file whose content it duplicated was replaced"))
+        live[row["content_sha256"]] = src.relative
         report.files_skipped -= 1
-        lake.save_manifest(manifest)
-    state.close()
+    plan.orphaned = {r["content_sha256"] for r in manifest if r["status"] == "superseded"} - set(live)
+    return plan
+
+
+def _manifest_base(plan: IngestPlan, pending: PendingFile) -> dict:
+    return {
+        "file_path": pending.relative, "format": pending.format_name,
+        "content_sha256": pending.sha, "size_bytes": pending.size_bytes,
+        "mtime_ns": pending.mtime_ns, "run_id": plan.run_id, "ingested_at": plan.now,
+        "default_timezone": plan.default_timezone, "key_fingerprint": plan.fingerprint,
+        "rows_read": None, "rows_quarantined": None, "rows_written": None, "message": None,
+    }
+
+
+def ingest_pending(pending: PendingFile, lake: Lake, settings: Settings, key: bytes,
+                   now: dt.datetime, con=None) -> dict:
+    """Read one extract into the lake; return its ingest figures. Touches no shared state."""
+    own = con is None
+    con = con or _connect()
+    try:
+        fmt = registry().get(pending.format_name) if pending.problem is None else None
+        src = SourceFile(Path(pending.path), pending.relative, fmt, pending.problem)
+        return _ingest_one(con, src, pending.sha, lake, settings, key, now)
+    finally:
+        if own:
+            con.close()
+
+
+def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestReport:
+    """Write the manifest for a plan whose pending files were ingested, in plan order."""
+    report = plan.report
+    for pending, row in zip(plan.pending, results, strict=True):
+        entry = {**_manifest_base(plan, pending), **row}
+        if pending.note:
+            entry["message"] = f"{entry['message']}; {pending.note}" if entry["message"] else pending.note
+        plan.manifest.append(entry)
+        report.rows_read += entry["rows_read"] or 0
+        report.rows_written += entry["rows_written"] or 0
+        report.rows_quarantined += entry["rows_quarantined"] or 0
+        if entry["status"] == "quarantined":
+            report.files_quarantined += 1
+            report.messages.append(entry["message"])
+        else:
+            report.files_ingested += 1
+    if plan.pending or plan.manifest != lake.load_manifest():
+        lake.save_manifest(plan.manifest)
+    for sha in plan.orphaned:
+        lake.remove_content(sha)
     return report
 
 
-class _IngestState:
-    """What one ingest pass shares between files: settings, key, a lazily opened connection."""
-
-    def __init__(self, lake: Lake, settings: Settings, key: bytes, now: dt.datetime, run_id: str,
-                 fingerprint: str, report: IngestReport):
-        self.lake, self.settings, self.key, self.now = lake, settings, key, now
-        self.run_id, self.fingerprint, self.report = run_id, fingerprint, report
-        self.con = None
-
-    def base(self, src: SourceFile, sha: str, stat) -> dict:
-        return {
-            "file_path": src.relative, "format": src.format_name, "content_sha256": sha,
-            "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "run_id": self.run_id,
-            "ingested_at": self.now, "default_timezone": self.settings.default_timezone,
-            "key_fingerprint": self.fingerprint, "rows_read": None, "rows_quarantined": None,
-            "rows_written": None, "message": None,
-        }
-
-    def ingest(self, src: SourceFile, sha: str, stat) -> dict:
-        self.con = self.con or _connect()
-        row = {**self.base(src, sha, stat),
-               **_ingest_one(self.con, src, sha, self.lake, self.settings, self.key, self.now)}
-        report = self.report
-        report.rows_read += row["rows_read"] or 0
-        report.rows_written += row["rows_written"] or 0
-        report.rows_quarantined += row["rows_quarantined"] or 0
-        if row["status"] == "quarantined":
-            report.files_quarantined += 1
-            report.messages.append(row["message"])
-        else:
-            report.files_ingested += 1
-        return row
-
-    def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
+def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, run_id: str,
+                     now: dt.datetime | None = None) -> IngestReport:
+    """Ingest every extract whose content the lake has not seen; record each in the manifest."""
+    plan = plan_ingest(landing, lake, settings, key, run_id, now)
+    con = _connect() if plan.pending else None
+    try:
+        results = [ingest_pending(p, lake, settings, key, plan.now, con) for p in plan.pending]
+    finally:
+        if con is not None:
+            con.close()
+    return record_ingest(lake, plan, results)
 
 
 def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint: str) -> None:
@@ -272,23 +320,45 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
     )
     con.execute("drop table pseudonym_pads; drop table raw_events")
 
-    events_tmp = lake.events_path(sha).with_suffix(f".tmp-{os.getpid()}")
-    events_tmp.parent.mkdir(parents=True, exist_ok=True)
+    # Events land in one file per clinician bucket, sorted by clinician and time, written to a
+    # scratch folder first and moved into place only once complete.
+    scratch = lake.root / "events" / f".tmp-{sha}-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
     con.execute(
         f"""
         copy (
             select $source_file as source_file, source_line, $format as format, clinician_id,
                    event_at, action, report_name, category_raw, patient_key, workstation_id,
-                   metric_id, process_id, csn_key, is_time_ambiguous
+                   metric_id, process_id, csn_key, is_time_ambiguous, {BUCKET_SQL} as bucket
             from parsed where reject_reason is null
-            order by clinician_id, event_at, source_line
-        ) to '{events_tmp}' (format parquet, compression zstd)
+            order by bucket, clinician_id, event_at, source_line
+        ) to '{scratch}' (format parquet, compression zstd, partition_by (bucket),
+                          filename_pattern 'part_{{i}}', write_partition_columns true)
         """,
         {"source_file": src.relative, "format": fmt.name},
     )
-    with open(events_tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(events_tmp, lake.events_path(sha))
+    for part in sorted(scratch.glob("bucket=*/*.parquet")):
+        bucket = int(part.parent.name.split("=")[1])
+        target = lake.events_path(sha, bucket)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, target)
+    shutil.rmtree(scratch, ignore_errors=True)
+    extents_tmp = lake.extents_path(sha).with_name(f".{sha}.tmp-{os.getpid()}")
+    extents_tmp.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"""
+        copy (
+            select clinician_id, {BUCKET_SQL} as bucket,
+                   cast(timezone('UTC', event_at) as DATE) as event_date_utc, count(*) as events
+            from parsed where reject_reason is null
+            group by all order by all
+        ) to '{extents_tmp}' (format parquet)
+        """
+    )
+    os.replace(extents_tmp, lake.extents_path(sha))
 
     rows_written = con.execute("select count(*) from parsed where reject_reason is null").fetchone()[0]
     rejected = con.execute(
@@ -304,6 +374,8 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
     if quarantine:
         atomic_write_parquet(pa.Table.from_pylist(quarantine, schema=QUARANTINE_SCHEMA),
                              lake.quarantine_path(sha))
+    else:
+        lake.quarantine_path(sha).unlink(missing_ok=True)
         for q in quarantine[:5]:
             log.warning("%s line %s: %s", q["source_file"], q["source_line"], q["reason"])
         if len(quarantine) > 5:
