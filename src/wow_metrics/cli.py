@@ -19,6 +19,7 @@ commands:
   wow run --landing DIR --warehouse DIR   ingest what is new, rebuild, audit, publish
   wow demo                                the bundled synthetic sample into ./warehouse
   wow generate --out DIR ...              write a synthetic landing zone
+  wow serve --landing DIR --warehouse DIR serve the nightly Prefect deployment (02:00 local)
 """
 
 
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", required=True, type=Path, help="warehouse folder (created)")
     run.add_argument("--full-refresh", action="store_true",
                      help="forget the lake and re-ingest every extract from the landing zone")
+    run.add_argument("--partitions", type=int, choices=range(1, 17), metavar="N",
+                     help="build the tables in N clinician partitions (1-16; overrides "
+                     "build_partitions of wow.yaml)")
+    run.add_argument("--dask-address", metavar="ADDRESS",
+                     help="run as the Prefect nightly flow with ingest and build tasks on a Dask "
+                     "cluster: a scheduler address (tcp://host:8786) or 'local' for a temporary "
+                     "cluster of two worker processes")
 
     demo = sub.add_parser(
         "demo", help="run on the bundled synthetic sample into ./warehouse and show results",
@@ -67,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", default=None, help="first date, YYYY-MM-DD (default 2026-02-23)")
     gen.add_argument("--events-per-day", type=int, default=None,
                      help="events per clinician on a clinic day (default: the generator's)")
+
+    serve = sub.add_parser(
+        "serve", help="serve the nightly Prefect deployment on a cron schedule",
+        description="Register the 'nightly/wow-nightly' deployment with the Prefect API "
+        "(PREFECT_API_URL) and run its scheduled and manually triggered flow runs until "
+        "stopped (Ctrl-C). Each run ingests new extracts and republishes, like `wow run`.")
+    serve.add_argument("--landing", required=True, type=Path, help="landing-zone folder (SPEC 1)")
+    serve.add_argument("--warehouse", required=True, type=Path, help="warehouse folder")
+    serve.add_argument("--cron", default="0 2 * * *",
+                       help="cron schedule (default '0 2 * * *': 02:00 every day)")
+    serve.add_argument("--timezone", default=None,
+                       help="IANA time zone of the schedule (default: wow.yaml's default_timezone)")
     return parser
 
 
@@ -80,26 +100,37 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="wow: %(levelname)s: %(message)s")
     try:
-        return {"run": _cmd_run, "demo": _cmd_demo, "generate": _cmd_generate}[args.command](args)
+        return {"run": _cmd_run, "demo": _cmd_demo, "generate": _cmd_generate,
+                "serve": _cmd_serve}[args.command](args)
     except KeyboardInterrupt:
         print("wow: interrupted; the previous publication is unchanged", file=sys.stderr)
         return 130
 
 
 def _cmd_run(args) -> int:
-    return _run_and_report(args.landing, args.warehouse, key=None, full_refresh=args.full_refresh)
+    return _run_and_report(args.landing, args.warehouse, key=None, full_refresh=args.full_refresh,
+                           partitions=args.partitions, dask_address=args.dask_address)
 
 
 def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
-                    full_refresh: bool) -> int:
-    from wow_metrics.config import ConfigError
+                    full_refresh: bool, partitions: int | None = None,
+                    dask_address: str | None = None) -> int:
+    from wow_metrics.config import ConfigError, load_settings
     from wow_metrics.ingest import LakeMismatch
     from wow_metrics.pipeline import LandingError, run
     from wow_metrics.pseudonym import MissingKeyError
     from wow_metrics.warehouse import AuditFailure
 
     try:
-        summary = run(landing, warehouse, key=key, full_refresh=full_refresh)
+        if dask_address:
+            summary = _flows().nightly.run_on_dask(
+                landing, warehouse, dask_address=dask_address, full_refresh=full_refresh,
+                partitions=partitions)
+        else:
+            settings = None
+            if partitions is not None:
+                settings = load_settings(landing).model_copy(update={"build_partitions": partitions})
+            summary = run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
     except (ConfigError, LandingError, MissingKeyError, LakeMismatch) as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
@@ -148,24 +179,11 @@ def _cmd_demo(args) -> int:
 
 def demo_report(warehouse: Path) -> str:
     """Headline figures from a published warehouse and where to look next."""
-    import duckdb
+    from wow_metrics.report import headline_medians
 
     db = warehouse / "wow.duckdb"
-    with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute(
-            """
-            select department, count(*) as clinicians,
-                   median(ehr_time8) as ehr_time8, median(wow8) as wow8,
-                   median(ib_time8) as ib_time8, median(pajama_time8) as pajama_time8,
-                   median(wow_hours_per_fte_week) as wow_per_fte_week
-            from ehr_time_by_clinician_period
-            where period_start = (select max(period_start) from ehr_time_by_clinician_period
-                                  where scheduled_hours > 0)
-            group by department order by department
-            """
-        ).fetchall()
-        period = con.execute("select max(period_start) from ehr_time_by_clinician_period "
-                             "where scheduled_hours > 0").fetchone()[0]
+    headline = headline_medians(warehouse)
+    period = headline.period_start
     header = f"{'department':<22}{'n':>3}{'EHR-Time8':>11}{'WOW8':>8}{'IB-Time8':>10}" \
              f"{'Pajama8':>9}{'WOW h/FTE-wk':>14}"
     out = ["", f"Medians per department, period starting {period} "
@@ -174,9 +192,10 @@ def demo_report(warehouse: Path) -> str:
     def fmt(v, width):
         return f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}"
 
-    for dept, n, e8, w8, i8, p8, wf in rows:
-        out.append(f"{dept[:21]:<22}{n:>3}{fmt(e8, 11)}{fmt(w8, 8)}{fmt(i8, 10)}{fmt(p8, 9)}"
-                   f"{fmt(wf, 14)}")
+    for r in headline.rows:
+        out.append(f"{r['department'][:21]:<22}{r['clinicians']:>3}{fmt(r['ehr_time8'], 11)}"
+                   f"{fmt(r['wow8'], 8)}{fmt(r['ib_time8'], 10)}{fmt(r['pajama_time8'], 9)}"
+                   f"{fmt(r['wow_hours_per_fte_week'], 14)}")
     out += [
         "",
         "Where to look next:",
@@ -187,6 +206,28 @@ def demo_report(warehouse: Path) -> str:
         "  definitions: docs/metrics.md and the metric_definitions table",
     ]
     return "\n".join(out)
+
+
+def _flows():
+    """The flows/ package beside src/ (Prefect is imported only by the commands that use it)."""
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "wow_metrics")
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    import flows.nightly
+
+    return flows
+
+
+def _cmd_serve(args) -> int:
+    from wow_metrics.config import ConfigError
+
+    try:
+        _flows().nightly.serve_nightly(args.landing, args.warehouse, cron=args.cron,
+                                       timezone=args.timezone)
+    except (ConfigError, ValueError) as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _cmd_generate(args) -> int:

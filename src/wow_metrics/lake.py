@@ -69,8 +69,9 @@ class Lake:
         return self.root / "extents" / f"{sha}.parquet"
 
     def remove_content(self, sha: str) -> None:
-        """Delete every data file of one extract version."""
-        for path in [*self.events_paths(sha), self.quarantine_path(sha), self.extents_path(sha)]:
+        """Delete the rows of one extract version; its extents stay, so the next incremental
+        build knows which clinician-periods lost them."""
+        for path in [*self.events_paths(sha), self.quarantine_path(sha)]:
             path.unlink(missing_ok=True)
 
     def quarantine_path(self, sha: str) -> Path:

@@ -17,6 +17,8 @@ from wow_metrics.ingest import IngestReport, ingest_new_files
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
 from wow_metrics.pseudonym import key_from_env
+from wow_metrics.sqlfiles import read_sql
+from wow_metrics.state import load_state, save_state, settings_fingerprint, state_dir
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,13 @@ class RunContext:
 
 @dataclass
 class BuildPlan:
-    """Which clinician buckets each build task covers (all clinician-periods for now)."""
+    """What to rebuild: everything, or the clinician-periods in `scope_path`; and by which tasks."""
 
     partitions: list[list[int]]
+    full: bool = True
+    reason: str = "no previous publication"
+    scope_path: str | None = None
+    scope_rows: int = 0
 
 
 @dataclass
@@ -108,11 +114,13 @@ class RunSummary:
     period_rows: int = 0
     rows_quarantined_total: int = 0
     partitions: int = 1
+    build: str = ""
     warnings: list[str] = field(default_factory=list)
 
 
 def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
-        full_refresh: bool = False, settings: Settings | None = None) -> RunSummary:
+        full_refresh: bool = False, settings: Settings | None = None,
+        backfill: tuple[dt.date, dt.date] | None = None) -> RunSummary:
     """Ingest new extracts from landing, rebuild the tables and publish them to warehouse/wow.duckdb.
 
     The same steps the Prefect flow runs as tasks, here one after the other in this process.
@@ -126,7 +134,7 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
         phases["ingest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         stage_reference(ctx)
-        plan = plan_build(ctx)
+        plan = plan_build(ctx, backfill)
         results = [build_partition(ctx, plan, i) for i in range(len(plan.partitions))]
         phases["build"] = time.perf_counter() - t0
         summary = finish_run(ctx, plan, report, results, phases)
@@ -182,10 +190,103 @@ def stage_reference(ctx: RunContext) -> None:
         con.close()
 
 
-def plan_build(ctx: RunContext) -> BuildPlan:
-    """Group the lake's clinician buckets into build tasks (settings.build_partitions of them)."""
+def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None) -> BuildPlan:
+    """Decide what to rebuild since the last publication, and split it into build tasks.
+
+    Everything is rebuilt on --full-refresh, without a previous publication, or when a setting
+    or the action map changed (either can move any figure). Otherwise only the clinician-periods
+    that new or replaced extracts, roster, schedule or holiday changes can touch, plus every
+    period overlapping `backfill` (start, end) when given. The result equals a full rebuild.
+    """
     n = max(1, min(ctx.settings.build_partitions, N_BUCKETS))
-    return BuildPlan(partitions=[list(range(i, N_BUCKETS, n)) for i in range(n)])
+    groups = [list(range(i, N_BUCKETS, n)) for i in range(n)]
+    state = load_state(ctx.warehouse)
+    ref = ctx.work_dir / "reference"
+    reason = None
+    if ctx.full_refresh:
+        reason = "full refresh requested"
+    elif state is None:
+        reason = "no previous publication"
+    elif state["settings"] != settings_fingerprint(ctx.settings):
+        reason = "settings changed since the last publication"
+    else:
+        con = wh.connect(":memory:")
+        try:
+            maps = con.execute(
+                "select count(*) from ((select format, action_key, report_name_key, category, "
+                "is_prescription from read_parquet($a) where is_effective except select format, "
+                "action_key, report_name_key, category, is_prescription from read_parquet($b) "
+                "where is_effective) union all (select format, action_key, report_name_key, "
+                "category, is_prescription from read_parquet($b) where is_effective except select "
+                "format, action_key, report_name_key, category, is_prescription from "
+                "read_parquet($a) where is_effective))",
+                {"a": str(ref / "stg_category_map.parquet"),
+                 "b": str(state_dir(ctx.warehouse) / "stg_category_map.parquet")}).fetchone()[0]
+        finally:
+            con.close()
+        if maps:
+            reason = "the action map changed since the last publication"
+    if reason:
+        return BuildPlan(partitions=groups, full=True, reason=reason)
+
+    scope_path = ctx.work_dir / "scope.parquet"
+    scope_rows, buckets = _write_scope(ctx, state, scope_path, backfill)
+    partitions = [g for g in ([b for b in grp if b in buckets] for grp in groups) if g]
+    why = f"incremental: {scope_rows} clinician-period(s) touched since the last publication"
+    return BuildPlan(partitions=partitions, full=False, reason=why, scope_path=str(scope_path),
+                     scope_rows=scope_rows)
+
+
+def _write_scope(ctx: RunContext, state: dict, path: Path,
+                 backfill: tuple[dt.date, dt.date] | None) -> tuple[int, set[int]]:
+    lake, prev = ctx.lake, state_dir(ctx.warehouse)
+    # An extract is identified by content and path: content re-homed to another path (its first
+    # path was replaced) changes which file its rows are counted against.
+    live_now = _live_extracts(lake)
+    changed = sorted({i.split(":", 1)[0]
+                      for i in set(live_now).symmetric_difference(state["live_extracts"])})
+    con = wh.connect(":memory:")
+    try:
+        extent_cols = "clinician_id VARCHAR, bucket INTEGER, event_date_utc DATE, events BIGINT"
+        live_shas = sorted({i.split(":", 1)[0] for i in live_now})
+        for table, shas in (("extents_changed", changed), ("extents_live", live_shas)):
+            files = [str(p) for sha in shas if (p := lake.extents_path(sha)).exists()]
+            con.execute(f"create table {table} ({extent_cols})")
+            if files:
+                con.execute(f"insert into {table} select clinician_id, bucket, event_date_utc, "
+                            "events from read_parquet($f)", {"f": files})
+        ref = ctx.work_dir / "reference"
+        for table in ("stg_roster", "stg_schedule", "stg_holidays"):
+            con.execute(f"create table {table}_now as select * from read_parquet($p)",
+                        {"p": str(ref / f"{table}.parquet")})
+            con.execute(f"create table {table}_prev as select * from read_parquet($p)",
+                        {"p": str(prev / f"{table}.parquet")})
+        con.execute("attach $db as prev_pub (read_only)", {"db": str(ctx.warehouse / "wow.duckdb")})
+        con.execute("create table periods_prev as select distinct clinician_id, period_start "
+                    "from prev_pub.ehr_time_by_clinician_period")
+        con.execute("detach prev_pub")
+        params = ctx.params
+        wh.bind_variables(con, params)
+        con.execute("create table scope as " + read_sql("planning/build_scope.sql"),
+                    {"period": params["period"]})
+        if backfill:
+            start, end = backfill
+            con.execute(
+                """insert into scope
+                select distinct clinician_id, period_start from (
+                    select clinician_id, wow_period_start(event_date_utc + offs, $period) as period_start
+                    from extents_live, (select unnest([-2, -1, 0, 1, 2]) as offs)
+                    union select clinician_id, period_start from periods_prev
+                ) where period_start <= $end and period_start >= wow_period_start($start, $period)
+                except select * from scope""",
+                {"period": params["period"], "start": start, "end": end})
+        con.execute(f"copy (select * from scope order by all) to '{path}' (format parquet)")
+        rows = con.execute("select count(*) from scope").fetchone()[0]
+        buckets = {r[0] for r in con.execute(
+            f"select distinct {BUCKET_SQL} from scope").fetchall()}
+    finally:
+        con.close()
+    return rows, buckets
 
 
 def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionResult:
@@ -198,9 +299,23 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
                      threads=ctx.settings.threads, memory_limit=ctx.settings.memory_limit)
     try:
         events = [str(p) for p in ctx.lake.live_event_files(ctx.lake.load_manifest(), buckets)]
+        # An incremental build reads, per clinician in scope, the events within 3 days of the
+        # periods it rebuilds: enough for every interval that reaches into them.
+        if plan.scope_path:
+            con.execute("create table build_scope as select * from read_parquet($p)",
+                        {"p": plan.scope_path})
+            con.execute("create table scope_windows as select clinician_id, "
+                        "min(period_start) - 3 as first_date, "
+                        "max(wow_period_end(period_start, $period)) + 3 as last_date "
+                        "from build_scope group by clinician_id", {"period": ctx.settings.period})
+        window_filter = (
+            " where exists (select 1 from scope_windows w where w.clinician_id = e.clinician_id "
+            "and cast(timezone('UTC', e.{col}) as DATE) between w.first_date and w.last_date)"
+            if plan.scope_path else "")
         if events:
-            con.execute("create table lake_events as select * exclude (bucket) "
-                        "from read_parquet($files)", {"files": events})
+            con.execute("create table lake_events as select e.* exclude (bucket) "
+                        "from read_parquet($files) e" + window_filter.format(col="event_at"),
+                        {"files": events})
         else:
             con.execute(f"create table lake_events ({LAKE_EVENT_COLUMNS})")
         ref = ctx.work_dir / "reference"
@@ -209,15 +324,21 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
                         {"p": str(ref / f"{table}.parquet")})
         # Schedule rows are staged globally (appointment_id replacement crosses clinicians);
         # each task keeps its own clinicians'.
-        con.execute(f"create table stg_schedule as select * from read_parquet($p) "
-                    f"where {BUCKET_SQL} in (select unnest($buckets))",
+        con.execute(f"create table stg_schedule as select * from (select * from read_parquet($p) "
+                    f"where {BUCKET_SQL} in (select unnest($buckets))) e"
+                    + window_filter.format(col="start_at"),
                     {"p": str(ref / "stg_schedule.parquet"), "buckets": buckets})
         wh.run_models(con, ctx.params, "partition")
         failures = wh.run_audits(con, ctx.params, "partition")
         outputs = {}
         for table, model in PARTITION_OUTPUTS.items():
             path = out / f"{table}.parquet"
-            con.execute(f"copy {model} to '{path}' (format parquet)")
+            date_col = "activity_date" if table == "ehr_time_by_clinician_day" else "period_start"
+            keep = (f" where (clinician_id, wow_period_start({date_col}, $period)) in "
+                    "(select (clinician_id, period_start) from build_scope)"
+                    if plan.scope_path else "")
+            con.execute(f"copy (select * from {model}{keep}) to '{path}' (format parquet)",
+                        {"period": ctx.settings.period} if keep else {})
             outputs[table] = str(path)
     finally:
         con.close()
@@ -237,10 +358,7 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
             con.execute(f"create table {table} as select * from read_parquet($p)",
                         {"p": str(ref / f"{table}.parquet")})
         _load_lake_audit_trail(con, ctx.lake)
-        for table in PARTITION_OUTPUTS:
-            files = [r.outputs[table] for r in sorted(results, key=lambda r: r.index)]
-            con.execute(f"create table {table} as select * from read_parquet($files) "
-                        "order by all", {"files": files})
+        _assemble(con, ctx, plan, results)
         wh.run_models(con, ctx.params, "publication")
         failures: dict[str, list[tuple]] = {}
         for result in results:
@@ -252,13 +370,46 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
             raise wh.AuditFailure(failures)
         t0 = time.perf_counter()
         wh.publish(con, ctx.warehouse, comments=TABLE_COMMENTS)
+        save_state(con, ctx.warehouse, ctx.settings, _live_extracts(ctx.lake), ctx.run_id)
         phases["publish"] = time.perf_counter() - t0
         summary = _summarise(con, ctx, report)
+        summary.build = plan.reason
     finally:
         con.close()
     summary.phase_seconds = phases
     summary.partitions = len(results)
     return summary
+
+
+def _live_extracts(lake: Lake) -> list[str]:
+    """Every live ingested extract as 'content_sha256:file_path'."""
+    return sorted(f"{r['content_sha256']}:{r['file_path']}" for r in lake.load_manifest()
+                  if r["status"] == "ingested")
+
+
+def _assemble(con, ctx: RunContext, plan: BuildPlan, results: list[PartitionResult]) -> None:
+    """The partitions' new rows, plus (incrementally) every earlier row outside the scope."""
+    files = {t: [r.outputs[t] for r in sorted(results, key=lambda r: r.index)]
+             for t in PARTITION_OUTPUTS}
+    if plan.scope_path:
+        con.execute("create table build_scope as select * from read_parquet($p)",
+                    {"p": plan.scope_path})
+        con.execute("attach $db as prev_pub (read_only)", {"db": str(ctx.warehouse / "wow.duckdb")})
+    for table in PARTITION_OUTPUTS:
+        new_rows = "select * from read_parquet($files)" if files[table] else None
+        if plan.scope_path:
+            previous = (f"prev_pub.{table}" if table != "file_event_counts"
+                        else f"read_parquet('{state_dir(ctx.warehouse) / 'file_event_counts.parquet'}')")
+            date_col = "activity_date" if table == "ehr_time_by_clinician_day" else "period_start"
+            kept = (f"select * from {previous} where (clinician_id, wow_period_start({date_col}, "
+                    "$period)) not in (select (clinician_id, period_start) from build_scope)")
+            body = kept + (f" union all by name {new_rows}" if new_rows else "")
+            params = {"period": ctx.settings.period, **({"files": files[table]} if new_rows else {})}
+        else:
+            body, params = new_rows, {"files": files[table]}
+        con.execute(f"create table {table} as select * from ({body}) order by all", params)
+    if plan.scope_path:
+        con.execute("detach prev_pub")
 
 
 def _load_lake_audit_trail(con, lake: Lake) -> None:

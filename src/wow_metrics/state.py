@@ -1,0 +1,60 @@
+"""What the last publication was built from, so the next build can rebuild only what changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from wow_metrics.config import Settings
+
+# Settings that change no figure: a change to them needs no rebuild.
+OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit"}
+STATE_TABLES = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
+                "file_event_counts")
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """The settings every figure depends on, as canonical JSON."""
+    values = {k: v for k, v in settings.model_dump().items() if k not in OPERATIONAL_SETTINGS}
+    return json.dumps(values, sort_keys=True)
+
+
+def state_dir(warehouse: Path) -> Path:
+    return warehouse / "state"
+
+
+def load_state(warehouse: Path) -> dict | None:
+    """The facts recorded at the last publication, or None when there are none to trust."""
+    path = state_dir(warehouse) / "state.json"
+    if not path.exists() or not (warehouse / "wow.duckdb").exists():
+        return None
+    state = json.loads(path.read_text())
+    if "live_extracts" not in state:
+        return None
+    if not all((state_dir(warehouse) / f"{t}.parquet").exists() for t in STATE_TABLES):
+        return None
+    return state
+
+
+def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str],
+               run_id: str) -> None:
+    """Record what the publication just made was built from (tables of the finishing database)."""
+    final = state_dir(warehouse)
+    tmp = warehouse / f".state-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for table in STATE_TABLES:
+        con.execute(f"copy (select * from {table} order by all) to '{tmp / table}.parquet' "
+                    "(format parquet)")
+    (tmp / "state.json").write_text(json.dumps({
+        "run_id": run_id,
+        "settings": settings_fingerprint(settings),
+        "live_extracts": sorted(live_extracts),
+    }, indent=1))
+    old = warehouse / f".state-old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)

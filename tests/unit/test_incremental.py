@@ -1,0 +1,171 @@
+"""An incremental build touches only what changed and equals a full rebuild, table for table."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from conftest import SAMPLE_LANDING
+
+from wow_metrics.pipeline import run
+
+NIGHTS_HELD_BACK = 3
+
+
+def _tables(warehouse: Path) -> dict[str, list]:
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        return {
+            "day": con.execute("select * from ehr_time_by_clinician_day order by all").fetchall(),
+            "period": con.execute("select * from ehr_time_by_clinician_period order by all").fetchall(),
+            "quarantine": con.execute("select * from quarantine order by all").fetchall(),
+            "manifest": con.execute(
+                "select file_path, file_kind, format, content_sha256, status, rows_read, rows_loaded,"
+                " rows_quarantined, rows_duplicate, rows_excluded from ingest_manifest "
+                # History (versions replaced since) exists only where there was a history.
+                "where status <> 'superseded' order by all").fetchall(),
+        }
+
+
+def _assert_equals_full_rebuild(landing: Path, warehouse: Path, tmp_path: Path) -> None:
+    fresh = tmp_path / f"full-{len(list(tmp_path.iterdir()))}"
+    run(landing, fresh, full_refresh=True)
+    incremental, full = _tables(warehouse), _tables(fresh)
+    for name in full:
+        assert incremental[name] == full[name], f"{name} differs from a full rebuild"
+
+
+def _nightly_files(landing: Path) -> list[Path]:
+    return sorted(landing.glob("audit/*/*/*/*"), key=lambda p: p.name.split("_")[-1])
+
+
+@pytest.fixture
+def grown(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    """A copy of the sample with its last nights held back, published once."""
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    held = tmp_path / "held"
+    files = _nightly_files(landing)
+    nights = sorted({p.name.split("_")[-1] for p in files})[-NIGHTS_HELD_BACK:]
+    moved = []
+    for path in files:
+        if path.name.split("_")[-1] in nights:
+            target = held / path.relative_to(landing)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
+            moved.append(target)
+    warehouse = tmp_path / "warehouse"
+    first = run(landing, warehouse)
+    assert first.build == "no previous publication"
+    return landing, warehouse, moved
+
+
+def test_new_nights_rebuild_only_what_they_touch(grown, tmp_path: Path) -> None:
+    landing, warehouse, held = grown
+    by_night: dict[str, list[Path]] = {}
+    for path in held:
+        by_night.setdefault(path.name.split("_")[-1], []).append(path)
+    for night in sorted(by_night):
+        for path in by_night[night]:
+            target = landing / path.relative_to(tmp_path / "held")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        summary = run(landing, warehouse)
+        assert summary.build.startswith("incremental"), summary.build
+        assert summary.ingest.files_ingested == len(by_night[night])
+        periods = int(summary.build.split(": ")[1].split(" ")[0])
+        assert 0 < periods <= 2 * 12  # at most this month and the next, per clinician
+    _assert_equals_full_rebuild(landing, warehouse, tmp_path)
+
+
+def test_nothing_new_rebuilds_nothing(grown, tmp_path: Path) -> None:
+    landing, warehouse, _ = grown
+    before = _tables(warehouse)
+    summary = run(landing, warehouse)
+    assert summary.build.startswith("incremental: 0 clinician-period")
+    assert summary.partitions == 0
+    assert _tables(warehouse) == before
+
+
+def _rewrite_csv(path: Path, change) -> None:
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    rows = change(rows)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_roster_change_rebuilds_that_clinician(grown, tmp_path: Path) -> None:
+    landing, warehouse, _ = grown
+
+    def change(rows):
+        rows[0]["clinical_fte"] = "0.3"
+        rows[1]["department"] = "Renamed Department"
+        return rows
+
+    _rewrite_csv(landing / "reference" / "roster.csv", change)
+    summary = run(landing, warehouse)
+    assert summary.build.startswith("incremental")
+    _assert_equals_full_rebuild(landing, warehouse, tmp_path)
+
+
+def test_schedule_change_rebuilds_its_periods(grown, tmp_path: Path) -> None:
+    landing, warehouse, _ = grown
+    schedule = sorted((landing / "reference" / "schedule").glob("*.csv"))[-1]
+
+    def change(rows):
+        for row in rows[::7]:
+            row["status"] = "canceled"
+        rows[3]["duration_minutes"] = "95"
+        return rows
+
+    _rewrite_csv(schedule, change)
+    summary = run(landing, warehouse)
+    assert summary.build.startswith("incremental")
+    _assert_equals_full_rebuild(landing, warehouse, tmp_path)
+
+
+def test_holiday_added_rebuilds_its_period(grown, tmp_path: Path) -> None:
+    landing, warehouse, _ = grown
+    with (landing / "reference" / "holidays.csv").open("a") as fh:
+        fh.write("2026-03-04,Snow day\n")
+    summary = run(landing, warehouse)
+    assert summary.build.startswith("incremental")
+    _assert_equals_full_rebuild(landing, warehouse, tmp_path)
+
+
+def test_corrected_extract_replaces_its_rows(grown, tmp_path: Path) -> None:
+    landing, warehouse, _ = grown
+    canonical = sorted(landing.glob("audit/canonical/*/*/*.csv"))[2]
+    _rewrite_csv(canonical, lambda rows: rows[: len(rows) // 2])
+    summary = run(landing, warehouse)
+    assert summary.build.startswith("incremental")
+    assert summary.ingest.files_ingested == 1
+    _assert_equals_full_rebuild(landing, warehouse, tmp_path)
+
+
+def test_changed_setting_rebuilds_everything(grown, tmp_path: Path) -> None:
+    landing, warehouse, _ = grown
+    config = yaml.safe_load((landing / "wow.yaml").read_text()) or {}
+    (landing / "wow.yaml").write_text(yaml.safe_dump({**config, "idle_threshold_seconds": 240}))
+    summary = run(landing, warehouse)
+    assert summary.build == "settings changed since the last publication"
+    _assert_equals_full_rebuild(landing, warehouse, tmp_path)
+    # A speed-only setting changes no figure and forces no rebuild.
+    (landing / "wow.yaml").write_text(yaml.safe_dump(
+        {**config, "idle_threshold_seconds": 240, "build_partitions": 3}))
+    assert run(landing, warehouse).build.startswith("incremental: 0")
+
+
+def test_backfill_rebuilds_the_range_and_equals_full(grown, tmp_path: Path) -> None:
+    landing, warehouse, _ = grown
+    summary = run(landing, warehouse, backfill=(dt.date(2026, 3, 1), dt.date(2026, 3, 31)))
+    assert summary.build.startswith("incremental: 12 clinician-period")
+    _assert_equals_full_rebuild(landing, warehouse, tmp_path)
