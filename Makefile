@@ -15,14 +15,17 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests flows
+	$(BIN)/ruff check src tests flows bench
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
 	$(BIN)/wow demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests flows
+	$(BIN)/ruff check src tests flows bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/nightly_increment.py
 
 clean:
 	rm -rf $(VENV) warehouse .pytest_cache

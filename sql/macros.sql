@@ -54,7 +54,3 @@ create or replace macro wow_offset_minutes(tz_text) as
 create or replace macro wow_period_start(d, period) as
     cast(case when period = 'week' then date_trunc('week', d) else date_trunc('month', d) end as DATE);
 
--- The first date after the reporting period that starts on period_start.
-create or replace macro wow_period_end(period_start, period) as
-    cast(case when period = 'week' then period_start + 7
-              else period_start + interval 1 month end as DATE);

@@ -1,10 +1,9 @@
 -- int_file_event_counts
--- Grain: one row per source_file, clinician_id and period_start (of the event's local date).
+-- Grain: one row per source_file, clinician_id and local activity_date of the event.
 -- How each extract's rows ended up (duplicate, excluded, on the timeline), kept per
--- clinician-period so that an incremental build can replace just the periods it rebuilds.
+-- clinician-day so that an incremental build can replace just the days it rebuilds.
 -- Scope: partition
 -- Materialized: table
--- Params: $period
 with events as (select * from stg_events),
 dates as (select * from int_clinician_dates),
 
@@ -17,7 +16,7 @@ dated as (
 select
     source_file,
     clinician_id,
-    wow_period_start(activity_date, $period) as period_start,
+    activity_date,
     count(*) filter (where is_duplicate)::BIGINT as rows_duplicate,
     count(*) filter (where is_excluded)::BIGINT as rows_excluded,
     count(*) filter (where not is_duplicate and not is_excluded)::BIGINT as rows_on_timeline

@@ -3,11 +3,12 @@
 -- Day metrics summed, minutes as hours, and the SPEC 6 normalisations: per 8 scheduled hours
 -- (Sinsky), per clinical FTE week, per scheduled day (Epic style). A ratio whose denominator is
 -- zero or unknown is NULL, never zero.
--- Scope: partition
+-- Built on the assembled day table, so an incremental build only has to replace day rows.
+-- Scope: publication
 -- Materialized: table
--- Params: $period
+-- Params: $period, $default_timezone
 with days as (select * from ehr_time_by_clinician_day),
-clinicians as (select * from int_clinicians),
+roster as (select * from stg_roster where reject_reason is null and not is_replaced),
 
 periods as (
     select
@@ -44,11 +45,12 @@ summed as (
 framed as (
     select
         s.*,
-        c.department, c.specialty, c.role, c.clinical_fte, c.timezone,
+        r.department, r.specialty, r.role, r.clinical_fte,
+        coalesce(r.timezone, $default_timezone) as timezone,
         case when $period = 'week' then 7
              else (s.period_start + interval 1 month)::DATE - s.period_start end as period_days
     from summed s
-    left join clinicians c using (clinician_id)
+    left join roster r using (clinician_id)
 )
 
 select

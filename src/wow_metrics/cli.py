@@ -155,6 +155,7 @@ def format_summary(summary) -> str:
         f"clinician-days: {summary.day_rows:,}; clinician-periods: {summary.period_rows:,}",
         f"  quarantine table: {summary.rows_quarantined_total:,} row(s) in all "
         "(select * from quarantine)",
+        f"  build: {summary.build} ({summary.partitions} task(s))",
         "  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.phase_seconds.items()),
     ]
     for warning in summary.warnings[:10]:
@@ -210,7 +211,9 @@ def demo_report(warehouse: Path) -> str:
 
 def _flows():
     """The flows/ package beside src/ (Prefect is imported only by the commands that use it)."""
+    # The library's warnings reach the Prefect UI; Dask's connection chatter does not.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "wow_metrics")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     import flows.nightly

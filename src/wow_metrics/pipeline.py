@@ -41,9 +41,9 @@ LAKE_EVENT_COLUMNS = """
 
 
 PARTITION_OUTPUTS = {
-    # table in the published warehouse: the partition model it comes from
+    # table assembled for publication: the partition model it comes from (both per clinician-day;
+    # the period table is then recomputed from the assembled day table)
     "ehr_time_by_clinician_day": "ehr_time_by_clinician_day",
-    "ehr_time_by_clinician_period": "ehr_time_by_clinician_period",
     "file_event_counts": "int_file_event_counts",
 }
 REFERENCE_OUTPUTS = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
@@ -80,7 +80,7 @@ class RunContext:
 
 @dataclass
 class BuildPlan:
-    """What to rebuild: everything, or the clinician-periods in `scope_path`; and by which tasks."""
+    """What to rebuild: everything, or the clinician-days in `scope_path`; and by which tasks."""
 
     partitions: list[list[int]]
     full: bool = True
@@ -194,9 +194,10 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     """Decide what to rebuild since the last publication, and split it into build tasks.
 
     Everything is rebuilt on --full-refresh, without a previous publication, or when a setting
-    or the action map changed (either can move any figure). Otherwise only the clinician-periods
+    or the action map changed (either can move any figure). Otherwise only the clinician-days
     that new or replaced extracts, roster, schedule or holiday changes can touch, plus every
-    period overlapping `backfill` (start, end) when given. The result equals a full rebuild.
+    day within `backfill` (start, end) when given; period rows are recomputed from the day
+    table. The result equals a full rebuild.
     """
     n = max(1, min(ctx.settings.build_partitions, N_BUCKETS))
     groups = [list(range(i, N_BUCKETS, n)) for i in range(n)]
@@ -232,7 +233,7 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     scope_path = ctx.work_dir / "scope.parquet"
     scope_rows, buckets = _write_scope(ctx, state, scope_path, backfill)
     partitions = [g for g in ([b for b in grp if b in buckets] for grp in groups) if g]
-    why = f"incremental: {scope_rows} clinician-period(s) touched since the last publication"
+    why = f"incremental: {scope_rows} clinician-day(s) touched since the last publication"
     return BuildPlan(partitions=partitions, full=False, reason=why, scope_path=str(scope_path),
                      scope_rows=scope_rows)
 
@@ -262,24 +263,21 @@ def _write_scope(ctx: RunContext, state: dict, path: Path,
             con.execute(f"create table {table}_prev as select * from read_parquet($p)",
                         {"p": str(prev / f"{table}.parquet")})
         con.execute("attach $db as prev_pub (read_only)", {"db": str(ctx.warehouse / "wow.duckdb")})
-        con.execute("create table periods_prev as select distinct clinician_id, period_start "
-                    "from prev_pub.ehr_time_by_clinician_period")
+        con.execute("create table days_prev as select clinician_id, activity_date "
+                    "from prev_pub.ehr_time_by_clinician_day")
         con.execute("detach prev_pub")
-        params = ctx.params
-        wh.bind_variables(con, params)
-        con.execute("create table scope as " + read_sql("planning/build_scope.sql"),
-                    {"period": params["period"]})
+        con.execute("create table scope as " + read_sql("planning/build_scope.sql"))
         if backfill:
             start, end = backfill
             con.execute(
                 """insert into scope
-                select distinct clinician_id, period_start from (
-                    select clinician_id, wow_period_start(event_date_utc + offs, $period) as period_start
+                select distinct clinician_id, activity_date from (
+                    select clinician_id, event_date_utc + offs as activity_date
                     from extents_live, (select unnest([-2, -1, 0, 1, 2]) as offs)
-                    union select clinician_id, period_start from periods_prev
-                ) where period_start <= $end and period_start >= wow_period_start($start, $period)
+                    union select clinician_id, activity_date from days_prev
+                ) where activity_date between $start and $end
                 except select * from scope""",
-                {"period": params["period"], "start": start, "end": end})
+                {"start": start, "end": end})
         con.execute(f"copy (select * from scope order by all) to '{path}' (format parquet)")
         rows = con.execute("select count(*) from scope").fetchone()[0]
         buckets = {r[0] for r in con.execute(
@@ -300,14 +298,13 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
     try:
         events = [str(p) for p in ctx.lake.live_event_files(ctx.lake.load_manifest(), buckets)]
         # An incremental build reads, per clinician in scope, the events within 3 days of the
-        # periods it rebuilds: enough for every interval that reaches into them.
+        # days it rebuilds: enough for every interval that reaches into them.
         if plan.scope_path:
             con.execute("create table build_scope as select * from read_parquet($p)",
                         {"p": plan.scope_path})
             con.execute("create table scope_windows as select clinician_id, "
-                        "min(period_start) - 3 as first_date, "
-                        "max(wow_period_end(period_start, $period)) + 3 as last_date "
-                        "from build_scope group by clinician_id", {"period": ctx.settings.period})
+                        "min(activity_date) - 3 as first_date, max(activity_date) + 3 as last_date "
+                        "from build_scope group by clinician_id")
         window_filter = (
             " where exists (select 1 from scope_windows w where w.clinician_id = e.clinician_id "
             "and cast(timezone('UTC', e.{col}) as DATE) between w.first_date and w.last_date)"
@@ -333,12 +330,10 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
         outputs = {}
         for table, model in PARTITION_OUTPUTS.items():
             path = out / f"{table}.parquet"
-            date_col = "activity_date" if table == "ehr_time_by_clinician_day" else "period_start"
-            keep = (f" where (clinician_id, wow_period_start({date_col}, $period)) in "
-                    "(select (clinician_id, period_start) from build_scope)"
+            keep = (" where (clinician_id, activity_date) in "
+                    "(select (clinician_id, activity_date) from build_scope)"
                     if plan.scope_path else "")
-            con.execute(f"copy (select * from {model}{keep}) to '{path}' (format parquet)",
-                        {"period": ctx.settings.period} if keep else {})
+            con.execute(f"copy (select * from {model}{keep}) to '{path}' (format parquet)")
             outputs[table] = str(path)
     finally:
         con.close()
@@ -400,11 +395,10 @@ def _assemble(con, ctx: RunContext, plan: BuildPlan, results: list[PartitionResu
         if plan.scope_path:
             previous = (f"prev_pub.{table}" if table != "file_event_counts"
                         else f"read_parquet('{state_dir(ctx.warehouse) / 'file_event_counts.parquet'}')")
-            date_col = "activity_date" if table == "ehr_time_by_clinician_day" else "period_start"
-            kept = (f"select * from {previous} where (clinician_id, wow_period_start({date_col}, "
-                    "$period)) not in (select (clinician_id, period_start) from build_scope)")
+            kept = (f"select * from {previous} where (clinician_id, activity_date) not in "
+                    "(select (clinician_id, activity_date) from build_scope)")
             body = kept + (f" union all by name {new_rows}" if new_rows else "")
-            params = {"period": ctx.settings.period, **({"files": files[table]} if new_rows else {})}
+            params = {"files": files[table]} if new_rows else {}
         else:
             body, params = new_rows, {"files": files[table]}
         con.execute(f"create table {table} as select * from ({body}) order by all", params)

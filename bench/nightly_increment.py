@@ -1,0 +1,111 @@
+"""Cost of one nightly increment against a full rebuild, on a 90-day warehouse.
+
+Generates a synthetic landing zone (the project's generator), publishes it without its last
+night, then measures, three times each, on the same machine in the same session:
+  - increment: the last night's extracts arrive; `run` ingests them and rebuilds what they touch;
+  - full build: the same final warehouse rebuilt from the ingested lake (no re-ingest);
+  - full refresh: everything re-ingested and rebuilt from scratch.
+Prints medians and the increment's share of each full figure.
+
+    .venv/bin/python bench/nightly_increment.py [--clinicians 100] [--days 90]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-key")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from wow_metrics.generate import generate_landing  # noqa: E402
+from wow_metrics.pipeline import run  # noqa: E402
+from wow_metrics.state import state_dir  # noqa: E402
+
+
+def _timed(fn) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clinicians", type=int, default=100)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="wow-bench-"))
+    landing, held = root / "landing", root / "held"
+    print(f"generating {args.clinicians} clinicians x {args.days} days in {root} ...", flush=True)
+    info = generate_landing(landing, clinicians=args.clinicians, days=args.days, seed=42)
+    print(f"  {info}")
+
+    last_night = sorted({p.name.split("_")[-1] for p in landing.glob("audit/*/*/*/*")})[-1]
+    tonight = [p for p in landing.glob("audit/*/*/*/*") if p.name.endswith(last_night)]
+    for path in tonight:
+        target = held / path.relative_to(landing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+
+    base = root / "base"
+    seconds, summary = _timed(lambda: run(landing, base))
+    print(f"baseline warehouse (all but the last night): {seconds:.1f}s, "
+          f"{summary.events_on_timeline:,} events, {summary.period_rows} clinician-periods")
+
+    increments, summaries = [], []
+    for i in range(args.repeats):
+        wh = root / f"inc-{i}"
+        shutil.rmtree(wh, ignore_errors=True)
+        shutil.copytree(base, wh)
+        for path in tonight:
+            target = landing / path.relative_to(landing)
+            src = held / path.relative_to(landing)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+        seconds, summary = _timed(lambda wh=wh: run(landing, wh))
+        increments.append(seconds)
+        summaries.append(summary)
+        if i < args.repeats - 1:
+            for path in tonight:
+                (landing / path.relative_to(landing)).unlink()
+
+    final = root / "inc-0"
+    full_builds = []
+    for _ in range(args.repeats):
+        shutil.rmtree(state_dir(final), ignore_errors=True)  # forget what was built: rebuild all
+        seconds, summary = _timed(lambda: run(landing, final))
+        assert summary.build == "no previous publication", summary.build
+        full_builds.append(seconds)
+
+    refreshes = []
+    for i in range(args.repeats):
+        seconds, summary = _timed(lambda i=i: run(landing, root / f"refresh-{i}", full_refresh=True))
+        refreshes.append(seconds)
+
+    inc, build, refresh = (statistics.median(x) for x in (increments, full_builds, refreshes))
+    s = summaries[0]
+    print()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(f"warehouse: {s.events_on_timeline:,} events on timelines, {s.clinicians} clinicians, "
+          f"{s.day_rows:,} clinician-days, {args.days} days")
+    print(f"increment: {len(tonight)} extract(s), {s.ingest.rows_written:,} rows; {s.build}")
+    print("  phases of the first increment: "
+          + ", ".join(f"{k} {v:.2f}s" for k, v in s.phase_seconds.items()))
+    print(f"nightly increment     median {inc:7.2f}s  runs {[round(x, 2) for x in increments]}")
+    print(f"full build (no ingest) median {build:7.2f}s  runs {[round(x, 2) for x in full_builds]}")
+    print(f"full refresh           median {refresh:7.2f}s  runs {[round(x, 2) for x in refreshes]}")
+    print(f"increment / full build   = {inc / build:6.1%}")
+    print(f"increment / full refresh = {inc / refresh:6.1%}")
+    if args.workdir is None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
