@@ -87,6 +87,7 @@ class BuildPlan:
     reason: str = "no previous publication"
     scope_path: str | None = None
     scope_rows: int = 0
+    extract_shas: list[str] | None = None  # incremental: the extracts holding events in scope
 
 
 @dataclass
@@ -231,15 +232,15 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
         return BuildPlan(partitions=groups, full=True, reason=reason)
 
     scope_path = ctx.work_dir / "scope.parquet"
-    scope_rows, buckets = _write_scope(ctx, state, scope_path, backfill)
+    scope_rows, buckets, shas = _write_scope(ctx, state, scope_path, backfill)
     partitions = [g for g in ([b for b in grp if b in buckets] for grp in groups) if g]
     why = f"incremental: {scope_rows} clinician-day(s) touched since the last publication"
     return BuildPlan(partitions=partitions, full=False, reason=why, scope_path=str(scope_path),
-                     scope_rows=scope_rows)
+                     scope_rows=scope_rows, extract_shas=shas)
 
 
 def _write_scope(ctx: RunContext, state: dict, path: Path,
-                 backfill: tuple[dt.date, dt.date] | None) -> tuple[int, set[int]]:
+                 backfill: tuple[dt.date, dt.date] | None) -> tuple[int, set[int], list[str]]:
     lake, prev = ctx.lake, state_dir(ctx.warehouse)
     # An extract is identified by content and path: content re-homed to another path (its first
     # path was replaced) changes which file its rows are counted against.
@@ -248,14 +249,16 @@ def _write_scope(ctx: RunContext, state: dict, path: Path,
                       for i in set(live_now).symmetric_difference(state["live_extracts"])})
     con = wh.connect(":memory:")
     try:
-        extent_cols = "clinician_id VARCHAR, bucket INTEGER, event_date_utc DATE, events BIGINT"
+        extent_cols = ("clinician_id VARCHAR, bucket INTEGER, event_date_utc DATE, events BIGINT, "
+                       "sha VARCHAR")
         live_shas = sorted({i.split(":", 1)[0] for i in live_now})
         for table, shas in (("extents_changed", changed), ("extents_live", live_shas)):
             files = [str(p) for sha in shas if (p := lake.extents_path(sha)).exists()]
             con.execute(f"create table {table} ({extent_cols})")
             if files:
                 con.execute(f"insert into {table} select clinician_id, bucket, event_date_utc, "
-                            "events from read_parquet($f)", {"f": files})
+                            "events, parse_filename(filename, true) "
+                            "from read_parquet($f, filename = true)", {"f": files})
         ref = ctx.work_dir / "reference"
         for table in ("stg_roster", "stg_schedule", "stg_holidays"):
             con.execute(f"create table {table}_now as select * from read_parquet($p)",
@@ -282,9 +285,18 @@ def _write_scope(ctx: RunContext, state: dict, path: Path,
         rows = con.execute("select count(*) from scope").fetchone()[0]
         buckets = {r[0] for r in con.execute(
             f"select distinct {BUCKET_SQL} from scope").fetchall()}
+        # Only extracts with events within 3 days of a rebuilt day need reading (the same
+        # window each build task applies to the rows).
+        shas = [r[0] for r in con.execute(
+            """select distinct e.sha from extents_live e
+            join (select clinician_id, min(activity_date) - 4 as first_date,
+                         max(activity_date) + 4 as last_date from scope group by all) w
+              on w.clinician_id = e.clinician_id
+             and e.event_date_utc between w.first_date and w.last_date
+            order by 1""").fetchall()]
     finally:
         con.close()
-    return rows, buckets
+    return rows, buckets, shas
 
 
 def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionResult:
@@ -296,7 +308,9 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
     con = wh.connect(out / "build.duckdb", temp_directory=ctx.work_dir / "tmp",
                      threads=ctx.settings.threads, memory_limit=ctx.settings.memory_limit)
     try:
-        events = [str(p) for p in ctx.lake.live_event_files(ctx.lake.load_manifest(), buckets)]
+        wanted = None if plan.extract_shas is None else set(plan.extract_shas)
+        events = [str(p) for p in ctx.lake.live_event_files(ctx.lake.load_manifest(), buckets)
+                  if wanted is None or p.stem in wanted]
         # An incremental build reads, per clinician in scope, the events within 3 days of the
         # days it rebuilds: enough for every interval that reaches into them.
         if plan.scope_path:
