@@ -82,6 +82,14 @@ def load_settings(landing: Path) -> Settings:
     path = Path(landing) / "wow.yaml"
     if not path.exists():
         return Settings()
+    return load_settings_file(path)
+
+
+def load_settings_file(path: Path | str) -> Settings:
+    """Load settings from a YAML file anywhere (e.g. a flow's config override)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: settings file not found")
     import yaml
 
     try:

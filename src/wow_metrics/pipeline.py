@@ -8,12 +8,14 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, load_settings
-from wow_metrics.ingest import IngestReport, ingest_new_files
+from wow_metrics.ingest import IngestReport, ingest_pending, plan_ingest, record_ingest
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
 from wow_metrics.pseudonym import key_from_env
@@ -61,8 +63,8 @@ class RunContext:
     landing: Path
     warehouse: Path
     settings: Settings
-    key: bytes
-    run_id: str
+    key: bytes = field(repr=False)
+    run_id: str = ""
     full_refresh: bool = False
 
     @property
@@ -122,23 +124,43 @@ class RunSummary:
 def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
         full_refresh: bool = False, settings: Settings | None = None,
         backfill: tuple[dt.date, dt.date] | None = None) -> RunSummary:
-    """Ingest new extracts from landing, rebuild the tables and publish them to warehouse/wow.duckdb.
+    """Ingest new extracts from landing, rebuild what changed and publish warehouse/wow.duckdb."""
+    ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
+    return run_steps(ctx, backfill=backfill)
 
-    The same steps the Prefect flow runs as tasks, here one after the other in this process.
+
+def _call(fn: Callable, *args: Any) -> Any:
+    return fn(*args)
+
+
+def _call_each(fn: Callable, calls: list[tuple]) -> list:
+    return [fn(*args) for args in calls]
+
+
+def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = None,
+              step: Callable = _call, fan_out: Callable = _call_each) -> RunSummary:
+    """Every step of a run, in order: the one sequence `wow run` and the Prefect flow share.
+
+    `step(fn, *args)` runs one step and `fan_out(fn, [args, ...])` runs independent calls of one
+    step (an extract's ingest, a partition's build) and returns their results in order; the flow
+    passes task-submitting versions, `run()` plain calls.
     """
     started = time.perf_counter()
-    ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
     phases: dict[str, float] = {}
     try:
         t0 = time.perf_counter()
-        report = ingest_new_files(ctx.landing, ctx.lake, ctx.settings, ctx.key, ctx.run_id)
+        plan = step(plan_ingest, ctx.landing, ctx.lake, ctx.settings, ctx.key, ctx.run_id)
+        rows = fan_out(ingest_pending, [(p, ctx.lake, ctx.settings, ctx.key, plan.now)
+                                        for p in plan.pending])
+        report = step(record_ingest, ctx.lake, plan, rows)
         phases["ingest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        stage_reference(ctx)
-        plan = plan_build(ctx, backfill)
-        results = [build_partition(ctx, plan, i) for i in range(len(plan.partitions))]
+        step(stage_reference, ctx)
+        build_plan = step(plan_build, ctx, backfill)
+        results = fan_out(build_partition, [(ctx, build_plan, i)
+                                            for i in range(len(build_plan.partitions))])
         phases["build"] = time.perf_counter() - t0
-        summary = finish_run(ctx, plan, report, results, phases)
+        summary = step(finish_run, ctx, build_plan, report, results, phases)
     finally:
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
@@ -148,7 +170,8 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
 def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
               full_refresh: bool = False, settings: Settings | None = None) -> RunContext:
     """Check the inputs, load settings and key, and prepare the run's scratch folder."""
-    landing, warehouse = Path(landing), Path(warehouse)
+    # Absolute paths: steps may run in worker processes with another working directory.
+    landing, warehouse = Path(landing).absolute(), Path(warehouse).absolute()
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist")
     settings = settings or load_settings(landing)

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,18 +211,23 @@ def _manifest_base(plan: IngestPlan, pending: PendingFile) -> dict:
     }
 
 
+_local = threading.local()
+
+
+def _thread_connection():
+    """An in-memory DuckDB connection per thread, reused across the extracts it ingests."""
+    if getattr(_local, "con", None) is None:
+        _local.con = _connect()
+    return _local.con
+
+
 def ingest_pending(pending: PendingFile, lake: Lake, settings: Settings, key: bytes,
                    now: dt.datetime, con=None) -> dict:
     """Read one extract into the lake; return its ingest figures. Touches no shared state."""
-    own = con is None
-    con = con or _connect()
-    try:
-        fmt = registry().get(pending.format_name) if pending.problem is None else None
-        src = SourceFile(Path(pending.path), pending.relative, fmt, pending.problem)
-        return _ingest_one(con, src, pending.sha, lake, settings, key, now)
-    finally:
-        if own:
-            con.close()
+    con = con or _thread_connection()
+    fmt = registry().get(pending.format_name) if pending.problem is None else None
+    src = SourceFile(Path(pending.path), pending.relative, fmt, pending.problem)
+    return _ingest_one(con, src, pending.sha, lake, settings, key, now)
 
 
 def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestReport:
@@ -251,12 +257,7 @@ def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, 
                      now: dt.datetime | None = None) -> IngestReport:
     """Ingest every extract whose content the lake has not seen; record each in the manifest."""
     plan = plan_ingest(landing, lake, settings, key, run_id, now)
-    con = _connect() if plan.pending else None
-    try:
-        results = [ingest_pending(p, lake, settings, key, plan.now, con) for p in plan.pending]
-    finally:
-        if con is not None:
-            con.close()
+    results = [ingest_pending(p, lake, settings, key, plan.now) for p in plan.pending]
     return record_ingest(lake, plan, results)
 
 

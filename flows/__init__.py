@@ -1,0 +1,1 @@
+"""Prefect flows over the wow_metrics library (see README.md here)."""
