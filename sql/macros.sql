@@ -16,22 +16,10 @@ create or replace macro wow_is_ambiguous_local(tz, lt) as
     or timezone(tz, timezone(tz, lt) - interval 30 minute) = lt
     or timezone(tz, timezone(tz, lt) + interval 30 minute) = lt;
 
--- The instant of wall-clock time lt in zone tz; the earlier one when it occurs twice;
--- NULL when it never occurs.
-create or replace macro wow_local_to_instant(tz, lt) as
-    case
-        when lt is null then null
-        when timezone(tz, timezone(tz, lt)) <> lt then null
-        when timezone(tz, timezone(tz, lt) - interval 60 minute) = lt
-            then timezone(tz, lt) - interval 60 minute
-        when timezone(tz, timezone(tz, lt) - interval 30 minute) = lt
-            then timezone(tz, lt) - interval 30 minute
-        else timezone(tz, lt)
-    end;
-
--- The first instant whose local wall clock in tz reads lt or later: a day or workday edge.
--- Edges inside a DST gap take ICU's forward mapping (local midnight in a zone that skips it
--- becomes the first instant of that date, which is what the SPEC asks).
+-- The first instant whose local wall clock in tz reads lt or later: a day or workday edge;
+-- the earlier instant when lt occurs twice. Edges inside a DST gap take ICU's forward mapping
+-- (local midnight in a zone that skips it becomes the first instant of that date, which is
+-- what the SPEC asks).
 create or replace macro wow_local_edge(tz, lt) as
     case
         when timezone(tz, timezone(tz, lt) - interval 60 minute) = lt
@@ -41,6 +29,14 @@ create or replace macro wow_local_edge(tz, lt) as
         else timezone(tz, lt)
     end;
 
+-- The instant of wall-clock time lt in zone tz; the earlier one when it occurs twice;
+-- NULL when it never occurs.
+create or replace macro wow_local_to_instant(tz, lt) as
+    case
+        when lt is null or wow_is_nonexistent_local(tz, lt) then null
+        else wow_local_edge(tz, lt)
+    end;
+
 -- Minutes east of UTC of an ISO-8601 offset text: '+05:30', '-0500', '+01', 'Z' or ''.
 create or replace macro wow_offset_minutes(tz_text) as
     case
@@ -48,6 +44,31 @@ create or replace macro wow_offset_minutes(tz_text) as
         else (case when left(tz_text, 1) = '-' then -1 else 1 end)
             * (cast(substr(tz_text, 2, 2) as INTEGER) * 60
                + coalesce(cast(nullif(substr(replace(tz_text, ':', ''), 4, 2), '') as INTEGER), 0))
+    end;
+
+-- The parts of an ISO-8601 time text: struct(d, t, frac, tz), all '' when it does not match
+-- YYYY-MM-DD[T ]HH:MM[:SS][.fraction][Z|+HH[:MM]].
+create or replace macro wow_iso_parts(txt) as
+    regexp_extract(
+        txt,
+        '^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$',
+        ['d', 't', 'frac', 'tz']
+    );
+
+-- The wall-clock TIMESTAMP of ISO parts (fractions beyond microseconds truncated), or NULL.
+create or replace macro wow_iso_wall(parts) as
+    try_cast(
+        parts.d || ' ' || parts.t
+        || case when parts.frac <> '' then '.' || left(parts.frac, 6) else '' end
+        as TIMESTAMP
+    );
+
+-- The instant of a parsed ISO time: by its offset when it has one, else as wall clock in tz.
+create or replace macro wow_iso_instant(wall, offset_text, tz) as
+    case
+        when wall is null then null
+        when offset_text <> '' then timezone('UTC', wall - to_minutes(wow_offset_minutes(offset_text)))
+        else wow_local_to_instant(tz, wall)
     end;
 
 -- The first date of the reporting period holding date d: calendar month, or ISO week (Monday).

@@ -20,38 +20,18 @@ trimmed as (
     from raw
 ),
 
-split as (
-    select
-        *,
-        regexp_extract(
-            event_time_text,
-            '^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$',
-            ['d', 't', 'frac', 'tz']
-        ) as parts
-    from trimmed
+parsed as (
+    select *, wow_iso_parts(event_time_text) as parts from trimmed
 ),
 
 walled as (
-    select
-        *,
-        try_cast(
-            parts.d || ' ' || parts.t
-            || case when parts.frac <> '' then '.' || left(parts.frac, 6) else '' end
-            as TIMESTAMP
-        ) as wall_at,
-        parts.tz as offset_text
-    from split
+    select *, wow_iso_wall(parts) as wall_at, parts.tz as offset_text from parsed
 ),
 
 instants as (
     select
         *,
-        case
-            when wall_at is null then null
-            when offset_text <> ''
-                then timezone('UTC', wall_at - to_minutes(wow_offset_minutes(offset_text)))
-            else wow_local_to_instant($default_timezone, wall_at)
-        end as event_at,
+        wow_iso_instant(wall_at, offset_text, $default_timezone) as event_at,
         -- CASE, not AND: DuckDB evaluates every operand of AND on every row.
         case
             when offset_text = '' and wall_at is not null

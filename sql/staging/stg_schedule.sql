@@ -24,39 +24,16 @@ cleaned as (
     left join roster ro on ro.clinician_id = trim(r.clinician_id)
 ),
 
-split as (
-    select
-        *,
-        regexp_extract(
-            start_time_text,
-            '^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$',
-            ['d', 't', 'frac', 'tz']
-        ) as parts
-    from cleaned
-),
-
 walled as (
     select
         *,
-        try_cast(
-            parts.d || ' ' || parts.t
-            || case when parts.frac <> '' then '.' || left(parts.frac, 6) else '' end
-            as TIMESTAMP
-        ) as wall_at,
-        parts.tz as offset_text
-    from split
+        wow_iso_wall(wow_iso_parts(start_time_text)) as wall_at,
+        wow_iso_parts(start_time_text).tz as offset_text
+    from cleaned
 ),
 
 instants as (
-    select
-        *,
-        case
-            when wall_at is null then null
-            when offset_text <> ''
-                then timezone('UTC', wall_at - to_minutes(wow_offset_minutes(offset_text)))
-            else wow_local_to_instant(timezone, wall_at)
-        end as start_at
-    from walled
+    select *, wow_iso_instant(wall_at, offset_text, timezone) as start_at from walled
 ),
 
 checked as (
