@@ -52,7 +52,8 @@ def metric_definition_rows(settings: Settings, run_id: str) -> list[dict]:
     """One row per setting and per metric definition, with the settings filled in."""
     values = settings.model_dump()
     rows = [
-        {"kind": "setting", "name": name, "value": str(value), "unit": _SETTING_UNITS.get(name, ""),
+        {"kind": "setting", "name": name, "value": None if value is None else str(value),
+         "unit": _SETTING_UNITS.get(name, ""),
          "definition": _SETTING_TEXT[name], "run_id": run_id}
         for name, value in values.items()
     ]

@@ -1,0 +1,226 @@
+"""Table contracts: one YAML per table in schemas/contracts, the source of docs, comments and checks.
+
+A contract names a table's grain and columns (DuckDB type, unit, nullability, definition, simple
+per-column checks) and its invariants: DuckDB queries over the published tables that return the
+bad rows, so that zero rows means pass.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CONTRACTS_ROOT = Path(__file__).resolve().parents[2] / "schemas" / "contracts"
+
+Severity = Literal["critical", "warning"]
+DuckDBType = Literal["VARCHAR", "DATE", "DOUBLE", "BIGINT", "INTEGER", "BOOLEAN",
+                     "TIMESTAMP WITH TIME ZONE"]
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NUMERIC = ("DOUBLE", "BIGINT", "INTEGER")
+
+
+class ContractError(ValueError):
+    """A contract file is missing, unreadable or not a valid contract."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Check(_Strict):
+    """One simple per-column check; exactly one of the check kinds is set."""
+
+    not_null: bool | None = None
+    unique: bool | None = None
+    between: tuple[float, float] | None = None
+    in_: list[str | int | float | bool] | None = Field(default=None, alias="in")
+    min: float | None = None
+    severity: Severity = "critical"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Check:
+        kinds = [k for k in ("not_null", "unique", "between", "in_", "min")
+                 if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError("a check sets exactly one of not_null, unique, between, in, min "
+                             f"(got {', '.join(kinds) or 'none'})")
+        if self.not_null is False or self.unique is False:
+            raise ValueError("not_null and unique take only `true`")
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError(f"between: min {self.between[0]} exceeds max {self.between[1]}")
+        if self.in_ is not None and not self.in_:
+            raise ValueError("in: needs at least one value")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("not_null", "unique", "between", "in", "min")
+                    if getattr(self, "in_" if k == "in" else k) is not None)
+
+    def bad_rows_sql(self, table: str, column: str) -> str:
+        """A query over `table` that returns the rows breaking this check (zero rows = pass)."""
+        col = f'"{column}"'
+        if self.not_null:
+            return f"select * from {table} where {col} is null"
+        if self.unique:
+            return (f"select {col}, count(*) as n_rows from {table} where {col} is not null "
+                    f"group by {col} having count(*) > 1")
+        if self.between is not None:
+            lo, hi = self.between
+            return f"select * from {table} where {col} < {lo!r} or {col} > {hi!r}"
+        if self.min is not None:
+            return f"select * from {table} where {col} < {self.min!r}"
+        values = ", ".join(_sql_literal(v) for v in self.in_ or [])
+        return f"select * from {table} where {col} not in ({values})"
+
+
+class Column(_Strict):
+    """One column of a table, in table order."""
+
+    name: str
+    type: DuckDBType
+    unit: str = ""
+    nullable: bool
+    definition: str
+    checks: list[Check] = []
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _empty_unit(cls, value: object) -> object:
+        return "" if value is None else value
+
+    @field_validator("name")
+    @classmethod
+    def _snake_case(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"column name {value!r} is not snake_case")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Column:
+        kinds = [c.kind for c in self.checks]
+        if len(kinds) != len(set(kinds)):
+            raise ValueError(f"column {self.name}: a check kind appears twice")
+        if self.nullable and "not_null" in kinds:
+            raise ValueError(f"column {self.name}: nullable, yet has a not_null check")
+        if self.type not in _NUMERIC and ({"between", "min"} & set(kinds)):
+            raise ValueError(f"column {self.name}: between/min need a numeric type")
+        return self
+
+    def all_checks(self) -> list[Check]:
+        """The explicit checks, plus a critical not_null for a non-nullable column without one."""
+        implied = [] if self.nullable or any(c.not_null for c in self.checks) else [
+            Check(not_null=True, severity="critical")]
+        return [*implied, *self.checks]
+
+
+class Invariant(_Strict):
+    """A rule over one or more published tables: `sql` returns the bad rows."""
+
+    name: str
+    severity: Severity
+    description: str
+    sql: str
+
+    @field_validator("name")
+    @classmethod
+    def _snake_case(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"invariant name {value!r} is not snake_case")
+        return value
+
+    @field_validator("sql")
+    @classmethod
+    def _one_query(cls, value: str) -> str:
+        value = value.strip().rstrip(";").strip()
+        if not value:
+            raise ValueError("sql is empty")
+        return value
+
+
+class Contract(_Strict):
+    """A table's contract: its grain, columns in order, and invariants."""
+
+    table: str
+    description: str
+    grain: list[str]
+    columns: list[Column]
+    invariants: list[Invariant] = []
+
+    @field_validator("description")
+    @classmethod
+    def _states_grain(cls, value: str) -> str:
+        if "One row per" not in value:
+            raise ValueError("description must state the grain ('One row per ...')")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Contract:
+        names = [c.name for c in self.columns]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{self.table}: duplicate column names")
+        if not self.grain:
+            raise ValueError(f"{self.table}: grain is empty")
+        missing = [g for g in self.grain if g not in names]
+        if missing:
+            raise ValueError(f"{self.table}: grain column(s) {missing} are not columns")
+        for col in self.columns:
+            if any(c.unique for c in col.checks) and self.grain != [col.name]:
+                raise ValueError(f"{self.table}.{col.name}: `unique` is only for a "
+                                 "single-column grain; state composite keys as an invariant")
+        inv = [i.name for i in self.invariants]
+        if len(inv) != len(set(inv)):
+            raise ValueError(f"{self.table}: duplicate invariant names")
+        return self
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def check_queries(self) -> list[tuple[str, Severity, str]]:
+        """(check id, severity, bad-rows sql) of every per-column check, implied ones included."""
+        return [(f"{col.name}.{chk.kind}", chk.severity, chk.bad_rows_sql(self.table, col.name))
+                for col in self.columns for chk in col.all_checks()]
+
+
+def load_contract(path: Path) -> Contract:
+    """Read and validate one contract file; its table must be named as the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        contract = Contract.model_validate(data)
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ContractError(f"{path}: {exc}") from exc
+    if contract.table != path.stem:
+        raise ContractError(f"{path}: table {contract.table!r} is not named as its file")
+    return contract
+
+
+def load_contracts(root: Path = CONTRACTS_ROOT) -> dict[str, Contract]:
+    """Every contract under root, by table name."""
+    paths = sorted(Path(root).glob("*.yml")) + sorted(Path(root).glob("*.yaml"))
+    if not paths:
+        raise ContractError(f"no contracts under {root}")
+    contracts: dict[str, Contract] = {}
+    for path in paths:
+        contract = load_contract(path)
+        if contract.table in contracts:
+            raise ContractError(f"{path}: a second contract for table {contract.table}")
+        contracts[contract.table] = contract
+    return contracts
+
+
+def column_comments(contract: Contract) -> dict[str, str]:
+    """Column comment text (definition, then unit) for COMMENT ON COLUMN and docs."""
+    return {c.name: c.definition.strip() + (f" Unit: {c.unit}." if c.unit else "")
+            for c in contract.columns}
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"

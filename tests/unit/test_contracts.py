@@ -1,0 +1,347 @@
+"""Table contracts: they load, match the tables the pipeline writes, hold on the sample, and bite."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import SAMPLE_LANDING
+
+from wow_metrics.contracts import (
+    Check,
+    ContractError,
+    column_comments,
+    load_contract,
+    load_contracts,
+)
+from wow_metrics.warehouse import PUBLISHED_TABLES
+
+CONTRACTS = load_contracts()
+EXPECTED_TABLES = {
+    "canonical_events", "roster", "schedule", "ehr_time_by_clinician_day",
+    "ehr_time_by_clinician_period", "ingest_manifest", "quarantine", "metric_definitions",
+}
+# Contracted tables that are not in wow.duckdb, and the columns staging keeps only to filter by.
+UNPUBLISHED = {"canonical_events", "roster", "schedule"}
+STAGING_BOOKKEEPING = ("reject_reason", "is_replaced")
+
+INVARIANTS = [(t, inv) for t, c in CONTRACTS.items() for inv in c.invariants]
+CRITICAL = [(t, inv) for t, inv in INVARIANTS if inv.severity == "critical"]
+COLUMN_CHECKS = [(t, cid, sev, sql) for t, c in CONTRACTS.items()
+                 for cid, sev, sql in c.check_queries()]
+
+
+def _first(table: str, where: str = "true") -> str:
+    return f"rowid = (select min(rowid) from {table} where {where})"
+
+
+def _dup(table: str, where: str = "true") -> str:
+    return f"insert into {table} select * from {table} where {_first(table, where)}"
+
+
+DAY, PERIOD = "ehr_time_by_clinician_day", "ehr_time_by_clinician_period"
+FIRST_INGESTED = _first("ingest_manifest", "status = 'ingested'")
+FIRST_QUARANTINED = _first("ingest_manifest", "status = 'quarantined'")
+FIRST_EXTRACT = _first("ingest_manifest", "file_kind = 'audit_extract'")
+FIRST_METRIC = _first("metric_definitions", "kind = 'metric'")
+FIRST_CANONICAL = _first("canonical_events", "format = 'canonical'")
+# One statement per critical invariant that plants exactly one violation of it.
+MUTATIONS: dict[str, str] = {
+    "day_grain_unique": _dup(DAY),
+    "categories_sum_to_ehr": f"update {DAY} set inbox_minutes = inbox_minutes + 1 where {_first(DAY)}",
+    "parts_within_ehr": f"update {DAY} set pajama_minutes = ehr_minutes + 1 where {_first(DAY)}",
+    "wow_is_ehr_minus_in_schedule": f"update {DAY} set wow_minutes = wow_minutes + 1 where {_first(DAY)}",
+    "prescriptions_within_orders":
+        f"update {DAY} set prescriptions_minutes = orders_minutes + 1 where {_first(DAY)}",
+    "in_schedule_within_scheduled":
+        f"update {DAY} set in_schedule_minutes = scheduled_minutes + 1 where {_first(DAY)}",
+    "unscheduled_day_rule":
+        f"update {DAY} set unscheduled_day_minutes = unscheduled_day_minutes + 1 where {_first(DAY)}",
+    "no_window_all_outside": f"update {DAY} set outside_schedule_window_minutes = ehr_minutes + 1 "
+                             f"where {_first(DAY, 'appointments = 0')}",
+    "appointment_days_have_scheduled_time":
+        f"update {DAY} set scheduled_minutes = 0 where {_first(DAY, 'appointments > 0')}",
+    "weekend_flag_matches_date": f"update {DAY} set is_weekend = not is_weekend where {_first(DAY)}",
+    "weekend_and_holiday_all_pajama":
+        f"update {DAY} set pajama_minutes = pajama_minutes + 1 where {_first(DAY, 'is_weekend')}",
+    "row_has_a_reason": f"update {DAY} set events = 0, scheduled_minutes = 0, ehr_minutes = 0 "
+                        f"where {_first(DAY)}",
+    "period_grain_unique": _dup(PERIOD),
+    "period_start_aligned": f"update {PERIOD} set period_start = period_start + 1 where {_first(PERIOD)}",
+    "period_sums_equal_days": f"update {PERIOD} set ehr_hours = ehr_hours + 1 where {_first(PERIOD)}",
+    "period_categories_sum_to_ehr":
+        f"update {PERIOD} set inbox_hours = inbox_hours + 1 where {_first(PERIOD)}",
+    "period_day_counts_within_period":
+        f"update {PERIOD} set days_active = period_days + 1 where {_first(PERIOD)}",
+    "per8_normalisation": f"update {PERIOD} set ehr_time8 = ehr_time8 + 1 "
+                          f"where {_first(PERIOD, 'scheduled_hours > 0')}",
+    "per_fte_normalisation": f"update {PERIOD} set wow_hours_per_fte_week = null "
+                             f"where {_first(PERIOD, 'clinical_fte is not null')}",
+    "per_sched_day_normalisation":
+        f"update {PERIOD} set ehr_minutes_per_sched_day = ehr_minutes_per_sched_day + 1 "
+        f"where {_first(PERIOD, 'scheduled_days > 0')}",
+    "undivided_attention_rule":
+        f"update {PERIOD} set undivided_attention_pct = undivided_attention_pct + 1 "
+        f"where {_first(PERIOD, 'scheduled_hours > 0')}",
+    "manifest_grain_unique": _dup("ingest_manifest"),
+    "manifest_reconciles": "update ingest_manifest set rows_loaded = rows_loaded + 1 "
+                           f"where {FIRST_INGESTED}",
+    "one_live_version_per_path":
+        "insert into ingest_manifest select * replace (repeat('0', 64) as content_sha256) "
+        f"from ingest_manifest where {FIRST_INGESTED}",
+    "one_live_copy_per_content":
+        "insert into ingest_manifest select * replace (file_path || '.copy' as file_path) "
+        f"from ingest_manifest where {FIRST_INGESTED}",
+    "kind_status_format_agree": "update ingest_manifest set format = null "
+                                f"where {FIRST_EXTRACT}",
+    "content_sha256_is_hex": "update ingest_manifest set content_sha256 = upper(content_sha256) "
+                             f"where {_first('ingest_manifest')}",
+    "quarantine_counts_match": "update ingest_manifest set rows_quarantined = rows_quarantined + 1 "
+                               f"where {FIRST_INGESTED}",
+    "quarantined_file_has_message": "update ingest_manifest set message = null "
+                                    f"where {FIRST_QUARANTINED}",
+    "quarantine_grain_unique": _dup("quarantine"),
+    "quarantine_file_in_manifest":
+        f"update quarantine set source_file = 'nowhere.csv' where {_first('quarantine')}",
+    "whole_file_row_alone":
+        "insert into quarantine select source_file, 2, 'planted', null from quarantine "
+        f"where {_first('quarantine', 'source_line is null')}",
+    "definitions_grain_unique": _dup("metric_definitions"),
+    "one_run": f"update metric_definitions set run_id = 'another-run' where {_first('metric_definitions')}",
+    "figure_settings_present":
+        "delete from metric_definitions where kind = 'setting' and name = 'idle_threshold_seconds'",
+    "period_setting_valid":
+        "update metric_definitions set value = 'year' where kind = 'setting' and name = 'period'",
+    "metric_rows_have_no_value": "update metric_definitions set value = '1' "
+                                 f"where {FIRST_METRIC}",
+    "day_minutes_defined":
+        "delete from metric_definitions where kind = 'metric' and name = 'pajama_minutes'",
+    "events_grain_unique": _dup("canonical_events"),
+    "bucket_is_clinician_hash":
+        f"update canonical_events set bucket = (bucket + 1) % 16 where {_first('canonical_events')}",
+    "patient_ids_pseudonymised": "update canonical_events set patient_key = 'Z8116813' "
+                                 f"where {_first('canonical_events', 'patient_key is not null')}",
+    "event_at_plausible": "update canonical_events set event_at = '1980-01-01 00:00:00+00' "
+                          f"where {_first('canonical_events')}",
+    "format_fields_agree": "update canonical_events set report_name = 'planted' "
+                           f"where {FIRST_CANONICAL}",
+    "lake_reconciles_with_manifest": f"delete from canonical_events where {_first('canonical_events')}",
+    "timezone_known": f"update roster set timezone = 'Mars/Base' where {_first('roster')}",
+    "counted_unless_canceled": f"update schedule set is_counted = not is_counted where {_first('schedule')}",
+    "end_is_start_plus_duration":
+        f"update schedule set end_at = end_at + interval 1 minute where {_first('schedule')}",
+    "start_date_is_local": f"update schedule set start_date = start_date + 1 where {_first('schedule')}",
+}
+
+# Bad input added to the sample so that quarantine, duplicates, exclusions, whole-file rejects and
+# replaced reference rows exist, and the audit-trail invariants are not vacuous.
+_EXTRA_EVENTS = """clinician_id,event_time,action,category,patient_id,workstation_id
+C0001,2026-03-04T09:00:00,chart_open,,P1,WS1
+,2026-03-04T09:01:00,chart_open,,P1,WS1
+C0001,not-a-time,chart_open,,P1,WS1
+C0001,2026-03-04T09:02:00,chart_open,bogus,P1,WS1
+C0001,2026-03-04T09:00:00,chart_open,,P1,WS1
+C0001,2026-03-04T09:03:00,auto_message,exclude,P1,WS1
+C0001,2026-03-04T09:04:00,chart_open,,P1,WS1
+"""
+_EXTRA_ROSTER = """C0099,Nowhere,X,physician,2.0,
+C0098,Nowhere,X,physician,0.5,Mars/Base
+C0010,Family Medicine,Family Medicine,APP,0.7,America/New_York
+"""
+_EXTRA_SCHEDULE = """clinician_id,appointment_id,start_time,duration_minutes,status
+C0001,A00000823,2026-03-02T08:00:00,30,completed
+C0001,AX1,2026-03-02T25:00:00,20,completed
+C0001,AX2,2026-03-02T09:00:00,0,completed
+C0001,AX3,2026-03-10T23:50:00,30,Canceled
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """The sample (plus a little bad input) run through the pipeline, and its staged reference."""
+    from wow_metrics.pipeline import run, stage_reference, start_run
+
+    root = tmp_path_factory.mktemp("contracts")
+    landing = root / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    extra = landing / "audit" / "canonical" / "extra"
+    extra.mkdir(parents=True)
+    (extra / "bad_rows.csv").write_text(_EXTRA_EVENTS)
+    (extra / "bad_rows_copy.csv").write_text(_EXTRA_EVENTS)
+    (extra / "broken.csv.gz").write_bytes(b"not gzip at all")
+    with (landing / "reference" / "roster.csv").open("a") as fh:
+        fh.write(_EXTRA_ROSTER)
+    (landing / "reference" / "schedule" / "schedule_zz.csv").write_text(_EXTRA_SCHEDULE)
+
+    warehouse = root / "warehouse"
+    run(landing, warehouse)
+    # run() removes its scratch folder, so stage the reference once more on its own.
+    ctx = start_run(landing, root / "staging_only")
+    stage_reference(ctx)
+    reference = root / "reference"
+    shutil.copytree(ctx.work_dir / "reference", reference)
+    shutil.rmtree(root / "staging_only")
+    return {"warehouse": warehouse, "db": warehouse / "wow.duckdb", "reference": reference,
+            "events_glob": str(warehouse / "lake" / "events" / "bucket=*" / "*.parquet")}
+
+
+@pytest.fixture(scope="module")
+def checks_db(built, tmp_path_factory):
+    """A read-write copy of the warehouse, with the lake events and accepted roster/schedule."""
+    path = tmp_path_factory.mktemp("checks") / "checks.duckdb"
+    shutil.copy(built["db"], path)
+    con = duckdb.connect(str(path))
+    con.execute("create table canonical_events as select * "
+                "from read_parquet($g, hive_partitioning = false)", {"g": built["events_glob"]})
+    for table in ("roster", "schedule"):
+        con.execute(f"create table {table} as select * exclude (reject_reason, is_replaced) "
+                    "from read_parquet($p) where reject_reason is null and not is_replaced",
+                    {"p": str(built["reference"] / f"stg_{table}.parquet")})
+    yield con
+    con.close()
+
+
+def _describe(con, sql: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(f"describe {sql}").fetchall()]
+
+
+def _contract_columns(table: str) -> list[tuple[str, str]]:
+    return [(c.name, c.type) for c in CONTRACTS[table].columns]
+
+
+def test_every_table_has_a_valid_contract():
+    assert set(CONTRACTS) == EXPECTED_TABLES
+    for contract in CONTRACTS.values():
+        comments = column_comments(contract)
+        assert list(comments) == [c.name for c in contract.columns]
+        for col in contract.columns:
+            assert comments[col.name].startswith(col.definition)
+            assert (f"Unit: {col.unit}." in comments[col.name]) == bool(col.unit)
+
+
+def test_every_published_table_has_a_contract():
+    assert set(PUBLISHED_TABLES) <= set(CONTRACTS)
+    assert set(CONTRACTS) - set(PUBLISHED_TABLES) == UNPUBLISHED
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"colour": "red"}, "Extra inputs"),
+    ({"description": "Days of clinicians."}, "One row per"),
+    ({"grain": ["clinician_id", "nowhere"]}, "not columns"),
+    ({"invariants": [{"name": "x", "severity": "fatal", "description": "d", "sql": "select 1"}]},
+     "severity"),
+])
+def test_load_rejects_bad_contracts(tmp_path, patch, message):
+    import yaml
+
+    source = Path(__file__).resolve().parents[2] / "schemas" / "contracts" / f"{DAY}.yml"
+    data = {**yaml.safe_load(source.read_text()), **patch}
+    path = tmp_path / f"{DAY}.yml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ContractError, match=message):
+        load_contract(path)
+
+
+def test_check_rules():
+    with pytest.raises(ValueError, match="exactly one"):
+        Check.model_validate({"not_null": True, "min": 0})
+    with pytest.raises(ValueError, match="severity"):
+        Check.model_validate({"min": 0, "severity": "fatal"})
+    with pytest.raises(ValueError, match="single-column grain"):
+        contract = CONTRACTS[DAY].model_dump(by_alias=True)
+        contract["columns"][0]["checks"] = [{"unique": True}]
+        type(CONTRACTS[DAY]).model_validate(contract)
+    assert Check.model_validate({"in": ["a", "b"]}).bad_rows_sql("t", "c") == (
+        "select * from t where \"c\" not in ('a', 'b')")
+
+
+@pytest.mark.parametrize("table", sorted(set(PUBLISHED_TABLES) & set(CONTRACTS)))
+def test_published_columns_match_contract(built, table):
+    with duckdb.connect(str(built["db"]), read_only=True) as con:
+        assert _describe(con, table) == _contract_columns(table)
+
+
+def test_lake_event_columns_match_contract(built):
+    con = duckdb.connect()
+    one_file = sorted(Path(built["warehouse"]).glob("lake/events/bucket=*/*.parquet"))[0]
+    assert _describe(con, f"select * from read_parquet('{one_file}', hive_partitioning = false)") \
+        == _contract_columns("canonical_events")
+    assert _describe(con, f"select * from read_parquet('{built['events_glob']}', "
+                          "hive_partitioning = false)") == _contract_columns("canonical_events")
+
+
+@pytest.mark.parametrize("table", ["roster", "schedule"])
+def test_staged_reference_columns_match_contract(built, table):
+    con = duckdb.connect()
+    staged = _describe(con, f"select * from read_parquet('{built['reference']}/stg_{table}.parquet')")
+    assert [c for c in staged if c[0] not in STAGING_BOOKKEEPING] == _contract_columns(table)
+
+
+@pytest.mark.parametrize("table, invariant", INVARIANTS,
+                         ids=[f"{t}.{i.name}" for t, i in INVARIANTS])
+def test_invariant_holds_on_sample(checks_db, table, invariant):
+    bad = checks_db.execute(invariant.sql).fetchall()
+    if invariant.severity == "critical":
+        assert bad == [], f"{table}.{invariant.name}: {bad[:5]}"
+
+
+@pytest.mark.parametrize("table, check_id, severity, sql", COLUMN_CHECKS,
+                         ids=[f"{t}.{cid}" for t, cid, _, _ in COLUMN_CHECKS])
+def test_column_check_holds_on_sample(checks_db, table, check_id, severity, sql):
+    bad = checks_db.execute(sql).fetchall()
+    if severity == "critical":
+        assert bad == [], f"{table}.{check_id}: {bad[:5]}"
+
+
+def test_every_critical_invariant_has_a_mutation():
+    assert sorted(i.name for _, i in CRITICAL) == sorted(MUTATIONS)
+
+
+@pytest.mark.parametrize("table, invariant", CRITICAL, ids=[f"{t}.{i.name}" for t, i in CRITICAL])
+def test_invariant_catches_a_planted_violation(checks_db, table, invariant):
+    checks_db.begin()
+    try:
+        checks_db.execute(MUTATIONS[invariant.name])
+        bad = checks_db.execute(invariant.sql).fetchall()
+    finally:
+        checks_db.rollback()
+    assert len(bad) >= 1, f"{table}.{invariant.name} missed its planted violation"
+    assert checks_db.execute(invariant.sql).fetchall() == []
+
+
+def _check_mutation(table: str, column: str, check: Check, col_type: str) -> str | None:
+    where = _first(table)
+    if check.not_null:
+        return f'update {table} set "{column}" = null where {where}'
+    if check.unique:
+        return (f'update {table} set "{column}" = (select "{column}" from {table} '
+                f"where rowid = (select max(rowid) from {table})) where {where}")
+    if check.between is not None:
+        return f'update {table} set "{column}" = {check.between[1] + 1} where {where}'
+    if check.min is not None:
+        return f'update {table} set "{column}" = {check.min - 1} where {where}'
+    if col_type == "VARCHAR":
+        return f"update {table} set \"{column}\" = '__not_allowed__' where {where}"
+    return None
+
+
+CRITICAL_CHECKS = [(t, col.name, chk) for t, c in CONTRACTS.items() for col in c.columns
+                   for chk in col.all_checks() if chk.severity == "critical"]
+
+
+@pytest.mark.parametrize("table, column, check", CRITICAL_CHECKS,
+                         ids=[f"{t}.{c}.{k.kind}" for t, c, k in CRITICAL_CHECKS])
+def test_column_check_catches_a_planted_violation(checks_db, table, column, check):
+    col_type = CONTRACTS[table].column(column).type
+    mutation = _check_mutation(table, column, check, col_type)
+    if mutation is None:
+        pytest.skip(f"no generic violation for {check.kind} on {col_type}")
+    checks_db.begin()
+    try:
+        checks_db.execute(mutation)
+        bad = checks_db.execute(check.bad_rows_sql(table, column)).fetchall()
+    finally:
+        checks_db.rollback()
+    assert len(bad) >= 1
