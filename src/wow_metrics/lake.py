@@ -93,10 +93,6 @@ class Lake:
                 for p in sorted((self.root / "events" / f"bucket={b:02d}").glob("*.parquet"))
                 if p.stem in live]
 
-    def live_extent_files(self, manifest: list[dict]) -> list[Path]:
-        live = sorted(r["content_sha256"] for r in manifest if r["status"] == "ingested")
-        return [p for sha in live if (p := self.extents_path(sha)).exists()]
-
     def live_quarantine_files(self, manifest: list[dict]) -> list[Path]:
         rows = sorted((r for r in manifest if r["status"] in LIVE_STATUSES),
                       key=lambda r: r["file_path"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import re
@@ -216,6 +215,3 @@ def _fsync_dir(path: Path) -> None:
     finally:
         os.close(fd)
 
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -253,14 +253,6 @@ def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestRe
     return report
 
 
-def ingest_new_files(landing: Path, lake: Lake, settings: Settings, key: bytes, run_id: str,
-                     now: dt.datetime | None = None) -> IngestReport:
-    """Ingest every extract whose content the lake has not seen; record each in the manifest."""
-    plan = plan_ingest(landing, lake, settings, key, run_id, now)
-    results = [ingest_pending(p, lake, settings, key, plan.now) for p in plan.pending]
-    return record_ingest(lake, plan, results)
-
-
 def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint: str) -> None:
     live = [r for r in manifest if r["status"] in LIVE_STATUSES]
     zones = {r["default_timezone"] for r in live}
