@@ -20,7 +20,14 @@ from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
 from wow_metrics.pseudonym import key_from_env
 from wow_metrics.sqlfiles import read_sql
-from wow_metrics.state import load_state, save_state, settings_fingerprint, state_dir
+from wow_metrics.state import (
+    code_fingerprint,
+    load_state,
+    save_state,
+    settings_fingerprint,
+    state_dir,
+)
+from wow_metrics.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +241,8 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
         reason = "no previous publication"
     elif state["settings"] != settings_fingerprint(ctx.settings):
         reason = "settings changed since the last publication"
+    elif state.get("code") != code_fingerprint():
+        reason = "the metric SQL changed since the last publication"
     else:
         con = wh.connect(":memory:")
         try:
@@ -398,14 +407,20 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
                 failures.setdefault(name, []).extend(rows)
         failures.update(wh.run_audits(con, ctx.params, "publication"))
         phases["audit"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        validation = validate(con, ctx.lake, ctx.run_id)
+        failures.update(validation.critical)
+        phases["validate"] = time.perf_counter() - t0
         if failures:
             raise wh.AuditFailure(failures)
         t0 = time.perf_counter()
-        wh.publish(con, ctx.warehouse, comments=TABLE_COMMENTS)
+        wh.publish(con, ctx.warehouse, comments=TABLE_COMMENTS,
+                   column_comments=published_column_comments())
         save_state(con, ctx.warehouse, ctx.settings, _live_extracts(ctx.lake), ctx.run_id)
         phases["publish"] = time.perf_counter() - t0
         summary = _summarise(con, ctx, report)
         summary.build = plan.reason
+        summary.warnings += validation.warnings
     finally:
         con.close()
     summary.phase_seconds = phases
@@ -553,17 +568,17 @@ def _summarise(con, ctx: RunContext, report: IngestReport) -> RunSummary:
     summary.day_rows = one("select count(*) from ehr_time_by_clinician_day")
     summary.period_rows = one("select count(*) from ehr_time_by_clinician_period")
     summary.rows_quarantined_total = one("select count(*) from quarantine")
-    unrostered = [r[0] for r in con.execute(
-        "select distinct clinician_id from ehr_time_by_clinician_period where clinician_id not in "
-        "(select clinician_id from stg_roster where reject_reason is null) order by 1").fetchall()]
-    if unrostered:
-        summary.warnings.append(
-            f"{len(unrostered)} clinician(s) with events but no roster row, measured with "
-            f"department 'unknown' and no FTE: {', '.join(unrostered[:10])}"
-            + (" ..." if len(unrostered) > 10 else ""))
     for msg in report.messages:
         summary.warnings.append(msg)
     return summary
+
+
+def published_column_comments() -> dict[str, dict[str, str]]:
+    """Each published column's definition and unit, from its table's contract."""
+    from wow_metrics.contracts import column_comments, load_contracts
+
+    contracts = load_contracts()
+    return {t: column_comments(contracts[t]) for t in wh.PUBLISHED_TABLES if t in contracts}
 
 
 TABLE_COMMENTS = {
@@ -575,4 +590,6 @@ TABLE_COMMENTS = {
     "rows_quarantined + rows_duplicate + rows_excluded (SPEC 9).",
     "quarantine": "One row per rejected input row (or whole file): file, line and reason.",
     "metric_definitions": "The settings and definitions every published figure was computed with.",
+    "validation_results": "One row per contract check run on this publication: table, check, "
+    "severity, success and failing rows (schemas/contracts).",
 }

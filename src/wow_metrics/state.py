@@ -21,6 +21,19 @@ def settings_fingerprint(settings: Settings) -> str:
     return json.dumps(values, sort_keys=True)
 
 
+def code_fingerprint() -> str:
+    """A digest of every SQL file: a new version of the metric code invalidates every figure."""
+    import hashlib
+
+    from wow_metrics.sqlfiles import SQL_ROOT
+
+    digest = hashlib.sha256()
+    for path in sorted(SQL_ROOT.rglob("*.sql")):
+        digest.update(path.relative_to(SQL_ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def state_dir(warehouse: Path) -> Path:
     return warehouse / "state"
 
@@ -51,6 +64,7 @@ def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str
     (tmp / "state.json").write_text(json.dumps({
         "run_id": run_id,
         "settings": settings_fingerprint(settings),
+        "code": code_fingerprint(),
         "live_extracts": sorted(live_extracts),
     }, indent=1))
     old = warehouse / f".state-old-{os.getpid()}"

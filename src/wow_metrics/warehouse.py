@@ -20,6 +20,7 @@ PUBLISHED_TABLES = (
     "ingest_manifest",
     "quarantine",
     "metric_definitions",
+    "validation_results",
 )
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _MATERIALIZED = re.compile(r"^--\s*Materialized:\s*(table|view)\s*$", re.MULTILINE)
@@ -173,7 +174,8 @@ def run_audits(con, params: dict[str, Any], scope: str) -> dict[str, list[tuple]
 
 
 def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABLES,
-            comments: dict[str, str] | None = None) -> Path:
+            comments: dict[str, str] | None = None,
+            column_comments: dict[str, dict[str, str]] | None = None) -> Path:
     """Copy the published tables into a fresh database file and swap it in atomically.
 
     Readers holding the old file open keep reading the old version whole; new readers see the
@@ -189,6 +191,10 @@ def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABL
         for table, text in (comments or {}).items():
             # COMMENT ON takes no prepared parameters; the texts are the project's own constants.
             build_con.execute(f"comment on table pub.{table} is {_sql_literal(text)}")
+        for table, columns in (column_comments or {}).items():
+            for column, text in columns.items():
+                build_con.execute(
+                    f"comment on column pub.{table}.{column} is {_sql_literal(text)}")
         build_con.execute("checkpoint pub")
     finally:
         build_con.execute("detach pub")

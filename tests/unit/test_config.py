@@ -53,7 +53,8 @@ def test_defaults_are_published_in_metric_definitions(landing):
     pub = landing.run()
     settings = {r["name"]: r["value"] for r in pub.query(
         "select name, value from metric_definitions where kind = 'setting'")}
-    assert settings == {k: str(v) for k, v in DEFAULTS.items()}
+    # An unset optional setting is NULL, not the text 'None'.
+    assert settings == {k: (None if v is None else str(v)) for k, v in DEFAULTS.items()}
 
 
 @pytest.mark.parametrize("key", ["idle_treshold_seconds", "timezone", "Period"])

@@ -22,6 +22,7 @@ CONTRACTS = load_contracts()
 EXPECTED_TABLES = {
     "canonical_events", "roster", "schedule", "ehr_time_by_clinician_day",
     "ehr_time_by_clinician_period", "ingest_manifest", "quarantine", "metric_definitions",
+    "validation_results",
 }
 # Contracted tables that are not in wow.duckdb, and the columns staging keeps only to filter by.
 UNPUBLISHED = {"canonical_events", "roster", "schedule"}
@@ -109,6 +110,9 @@ MUTATIONS: dict[str, str] = {
         "insert into quarantine select source_file, 2, 'planted', null from quarantine "
         f"where {_first('quarantine', 'source_line is null')}",
     "definitions_grain_unique": _dup("metric_definitions"),
+    "no_published_critical_failure":
+        "update validation_results set success = false where severity = 'critical' "
+        "and rowid = (select min(rowid) from validation_results where severity = 'critical')",
     "one_run": f"update metric_definitions set run_id = 'another-run' where {_first('metric_definitions')}",
     "figure_settings_present":
         "delete from metric_definitions where kind = 'setting' and name = 'idle_threshold_seconds'",

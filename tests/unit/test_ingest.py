@@ -97,13 +97,14 @@ def assert_reconciles(pub) -> None:
 
 
 def published_snapshot(pub) -> dict[str, list[tuple]]:
-    """Every published table's rows (run_id / ingested_at dropped), order-independent."""
+    """Every published table's rows (run_id / ingested_at / checked_at dropped), order-independent."""
     snapshot = {}
     for (name,) in [tuple(r.values()) for r in pub.query(
             "select table_name from information_schema.tables order by 1")]:
         rows = pub.table(name)
         snapshot[name] = sorted(
-            (tuple((k, v) for k, v in row.items() if k not in ("run_id", "ingested_at")) for row in rows),
+            (tuple((k, v) for k, v in row.items() if k not in ("run_id", "ingested_at", "checked_at"))
+             for row in rows),
             key=repr,
         )
     return snapshot

@@ -1,0 +1,71 @@
+"""The publication gate: a corrupted build never reaches the published warehouse."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+from conftest import REPO_ROOT, SAMPLE_LANDING
+
+
+def _wow_run(landing: Path, warehouse: Path, sql_dir: Path | None = None) -> subprocess.CompletedProcess:
+    env = os.environ.copy()
+    if sql_dir is not None:
+        env["WOW_SQL_DIR"] = str(sql_dir)
+    return subprocess.run([sys.executable, "-m", "wow_metrics.cli", "run", "--landing", str(landing),
+                           "--warehouse", str(warehouse)], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_corrupted_build_is_blocked_and_the_previous_publication_kept(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    first = _wow_run(SAMPLE_LANDING, warehouse)
+    assert first.returncode == 0, first.stderr
+    before = _digest(warehouse / "wow.duckdb")
+
+    # The same SQL with one deliberate bug: every day's inbox time one minute too high.
+    broken = tmp_path / "sql"
+    shutil.copytree(REPO_ROOT / "sql", broken)
+    mart = broken / "marts" / "ehr_time_by_clinician_day.sql"
+    text = mart.read_text()
+    assert "(inbox_us / 60e6)::DOUBLE as inbox_minutes" in text
+    mart.write_text(text.replace("(inbox_us / 60e6)::DOUBLE as inbox_minutes",
+                                 "(inbox_us / 60e6 + 1)::DOUBLE as inbox_minutes"))
+    done = _wow_run(SAMPLE_LANDING, warehouse, sql_dir=broken)
+    assert done.returncode == 1
+    assert "previous publication is kept" in done.stderr
+    assert "ehr_time_by_clinician_day.categories_sum_to_ehr" in done.stderr  # check and table
+    assert "C00" in done.stderr  # failing rows are shown
+    assert _digest(warehouse / "wow.duckdb") == before
+
+    # Fixed again, the next run publishes.
+    again = _wow_run(SAMPLE_LANDING, warehouse)
+    assert again.returncode == 0, again.stderr
+
+
+def test_warnings_publish_and_every_result_is_queryable(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    done = _wow_run(SAMPLE_LANDING, warehouse)
+    assert done.returncode == 0, done.stderr
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        counts = dict(con.execute(
+            "select severity, count(*) from validation_results group by all").fetchall())
+        failed = con.execute("select table_name, check_name, severity from validation_results "
+                             "where not success order by all").fetchall()
+        comment = con.execute(
+            "select comment from duckdb_columns() where table_name = 'ehr_time_by_clinician_day' "
+            "and column_name = 'wow_minutes'").fetchone()[0]
+    assert counts["critical"] > 50 and counts["warning"] >= 1
+    # The sample's unrostered clinician is a warning: recorded, reported, published.
+    assert failed and all(severity == "warning" for _, _, severity in failed)
+    assert "warning" in done.stdout
+    assert comment and "Unit: minutes" in comment
