@@ -21,6 +21,7 @@ from wow_metrics import ingest, pipeline
 from wow_metrics.config import ConfigError, Settings, load_settings, load_settings_file
 from wow_metrics.pipeline import RunSummary
 from wow_metrics.report import HEADLINE_METRICS, headline_medians, suppress_small_cells
+from wow_metrics.warehouse import AuditFailure
 
 # Dask workers unpickle the tasks and this flow: ship this module's code by value so that workers
 # need only the wow_metrics package, however this file was loaded (module, path, served flow).
@@ -28,6 +29,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 SUMMARY_ARTIFACT = "wow-nightly-summary"
 HEADLINE_ARTIFACT = "wow-headline-medians"
+VALIDATION_ARTIFACT = "wow-validation-failures"
 DEPLOYMENT_NAME = "wow-nightly"
 DEFAULT_CRON = "0 2 * * *"
 LOCAL_CLUSTER = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
@@ -99,6 +101,10 @@ def nightly(landing: str, warehouse: str, config: str | None = None, full_refres
     except Exception as exc:
         create_markdown_artifact(markdown=failure_markdown(exc), key=SUMMARY_ARTIFACT,
                                  description="wow nightly run: failed")
+        if isinstance(exc, AuditFailure):
+            create_table_artifact(table=failure_table(exc), key=VALIDATION_ARTIFACT,
+                                  description="Expectations and audits that blocked publication "
+                                  f"(GX Data Docs: {exc.docs or 'not written'})")
         raise
     from wow_metrics.cli import format_summary
 
@@ -177,6 +183,12 @@ def failure_markdown(exc: BaseException) -> str:
         str(exc)[:5000],
         "```",
     ])
+
+
+def failure_table(exc: AuditFailure) -> list[dict[str, Any]]:
+    """One row per blocking check: '<table>.<check>', how many rows broke it, a few of them."""
+    return [{"check": name, "failing_rows": exc.counts[name], "examples": repr(rows[:3])}
+            for name, rows in exc.failures.items()]
 
 
 def publish_artifacts(summary: RunSummary, settings: Settings) -> dict[str, str]:

@@ -150,6 +150,10 @@ class Contract(_Strict):
     grain: list[str]
     columns: list[Column]
     invariants: list[Invariant] = []
+    # Where GX evaluates the checks: a pandas copy of the table (GX's own column expectations),
+    # or the DuckDB table in place (every check as an unexpected-rows query), for tables too
+    # large to copy into memory each night.
+    validate_in: Literal["pandas", "duckdb"] = "pandas"
 
     @field_validator("description")
     @classmethod

@@ -408,11 +408,12 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         failures.update(wh.run_audits(con, ctx.params, "publication"))
         phases["audit"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        validation = validate(con, ctx.lake, ctx.run_id)
+        validation = validate(con, ctx.lake, ctx.run_id, docs_dir=ctx.warehouse / "docs")
         failures.update(validation.critical)
         phases["validate"] = time.perf_counter() - t0
         if failures:
-            raise wh.AuditFailure(failures)
+            raise wh.AuditFailure(failures, counts=validation.failing_counts,
+                                  docs=validation.docs_index)
         t0 = time.perf_counter()
         wh.publish(con, ctx.warehouse, comments=TABLE_COMMENTS,
                    column_comments=published_column_comments())

@@ -1,7 +1,8 @@
-"""The publication gate: every table contract's checks and invariants, run before publishing.
+"""The publication gate: the contracts' Great Expectations suites, run before publishing.
 
-A failed critical check blocks publication (the previous warehouse stays what readers see); a
-failed warning is recorded and reported. Every result goes to `validation_results`.
+A failed critical expectation blocks publication (the previous warehouse stays what readers
+see); a failed warning is recorded and reported. Every result goes to `validation_results`, and
+GX Data Docs for the run (published or blocked) are written to `<warehouse>/docs/`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from wow_metrics.contracts import load_contracts
 from wow_metrics.lake import Lake
 
-EXAMPLE_ROWS = 3
+VALIDATION_COLUMNS = """run_id VARCHAR, table_name VARCHAR, check_name VARCHAR,
+    expectation VARCHAR, severity VARCHAR, success BOOLEAN, failing_rows BIGINT,
+    observed_value VARCHAR, examples VARCHAR, checked_at TIMESTAMPTZ"""
 
 
 @dataclass
@@ -21,9 +25,11 @@ class ValidationReport:
     """What the gate found: failed critical checks block, warnings do not."""
 
     critical: dict[str, list[tuple]] = field(default_factory=dict)
+    failing_counts: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     checks_run: int = 0
     seconds: float = 0.0
+    docs_index: Path | None = None
 
 
 def create_contract_inputs(con, lake: Lake) -> None:
@@ -39,49 +45,56 @@ def create_contract_inputs(con, lake: Lake) -> None:
                     f"is_replaced) from stg_{table} where reject_reason is null and not is_replaced")
 
 
-def validate(con, lake: Lake, run_id: str) -> ValidationReport:
-    """Run every contract's checks on the tables present; write validation_results."""
+def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
+             tables: list[str] | None = None) -> ValidationReport:
+    """Run the GX suite of every contracted table present; write validation_results and docs."""
+    from wow_metrics.gx_suites import run_suites  # GX is slow to import: only when validating
+
     started = time.perf_counter()
     create_contract_inputs(con, lake)
+    contracts = load_contracts()
     present = {r[0] for r in con.execute(
         "select table_name from information_schema.tables").fetchall()}
-    report = ValidationReport()
-    results = []
-    now = dt.datetime.now(dt.UTC)
-    for table, contract in sorted(load_contracts().items()):
-        if table not in present:
-            continue
-        checks = [(name, severity, sql, f"check {name}")
-                  for name, severity, sql in contract.check_queries()]
-        checks += [(inv.name, inv.severity, inv.sql, inv.description) for inv in contract.invariants]
-        # One query counts every check's bad rows (per-query overhead dominates otherwise);
-        # examples are fetched only for the checks that failed.
-        counts = con.execute(" union all ".join(
-            f"select {i} as check_no, count(*) as bad from ({sql.strip().rstrip(';')})"
-            for i, (_, _, sql, _) in enumerate(checks))).fetchall()
-        bad_by_check = dict(counts)
-        for i, (name, severity, sql, description) in enumerate(checks):
-            bad = bad_by_check[i]
-            examples = con.execute(
-                f"select * from ({sql.strip().rstrip(';')}) limit {EXAMPLE_ROWS}").fetchall() \
-                if bad else []
-            report.checks_run += 1
-            results.append({"run_id": run_id, "table_name": table, "check_name": name,
-                            "severity": severity, "success": bad == 0, "failing_rows": bad,
-                            "examples": repr(examples) if examples else None, "checked_at": now})
-            if bad and severity == "critical":
-                report.critical[f"{table}.{name}"] = examples
-            elif bad:
-                report.warnings.append(f"{table}.{name}: {description} {bad} row(s), "
-                                       f"e.g. {examples}")
-    con.execute("""create or replace table validation_results (run_id VARCHAR, table_name VARCHAR,
-        check_name VARCHAR, severity VARCHAR, success BOOLEAN, failing_rows BIGINT,
-        examples VARCHAR, checked_at TIMESTAMPTZ)""")
-    if results:
-        import pyarrow as pa
-
-        rows = pa.Table.from_pylist(results)  # noqa: F841 (read by DuckDB's replacement scan)
-        con.execute("insert into validation_results select run_id, table_name, check_name, "
-                    "severity, success, failing_rows, examples, checked_at from rows")
+    chosen = [t for t in sorted(contracts) if t in present and t != "validation_results"
+              and (tables is None or t in tables)]
+    outcomes = run_suites(con, contracts, chosen, docs_dir=docs_dir)
+    report = gate_report(outcomes)
+    write_validation_results(con, outcomes, run_id)
+    if docs_dir is not None:
+        report.docs_index = docs_dir / "index.html"
     report.seconds = time.perf_counter() - started
     return report
+
+
+def gate_report(outcomes) -> ValidationReport:
+    """Sort outcomes into blocking failures and warnings."""
+    report = ValidationReport(checks_run=len(outcomes))
+    for o in outcomes:
+        if o.success:
+            continue
+        name = f"{o.table_name}.{o.check_name}"
+        if o.severity == "critical":
+            report.critical[name] = [tuple(e) if isinstance(e, list | tuple) else (e,)
+                                     for e in o.examples]
+            report.failing_counts[name] = o.failing_rows
+        else:
+            what = o.description or o.expectation
+            report.warnings.append(f"{name}: {what} {o.failing_rows} row(s), e.g. {o.examples}")
+    return report
+
+
+def write_validation_results(con, outcomes, run_id: str) -> None:
+    """validation_results: this run's outcome of every expectation (validation_results' own
+    contract is checked after it is written, by the same runner)."""
+    import pyarrow as pa
+
+    now = dt.datetime.now(dt.UTC)
+    rows = [{"run_id": run_id, "table_name": o.table_name, "check_name": o.check_name,
+             "expectation": o.expectation, "severity": o.severity, "success": o.success,
+             "failing_rows": o.failing_rows, "observed_value": o.observed_value,
+             "examples": repr(o.examples) if o.examples else None, "checked_at": now}
+            for o in outcomes]
+    con.execute(f"create or replace table validation_results ({VALIDATION_COLUMNS})")
+    if rows:
+        arrow_rows = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB's replacement scan)
+        con.execute("insert into validation_results by name select * from arrow_rows")

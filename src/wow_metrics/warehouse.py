@@ -34,11 +34,16 @@ SCOPES = ("reference", "partition", "publication")
 class AuditFailure(RuntimeError):
     """A build broke an invariant; nothing was published."""
 
-    def __init__(self, failures: dict[str, list[tuple]]):
+    def __init__(self, failures: dict[str, list[tuple]], counts: dict[str, int] | None = None,
+                 docs: Path | None = None):
         self.failures = failures
-        lines = [f"{name}: {len(rows)} bad row(s), e.g. {rows[:3]}" for name, rows in failures.items()]
+        self.counts = {name: (counts or {}).get(name, len(rows)) for name, rows in failures.items()}
+        self.docs = docs
+        lines = [f"{name}: {self.counts[name]} bad row(s), e.g. {rows[:3]}"
+                 for name, rows in failures.items()]
+        tail = f"\n  details: {docs}" if docs else ""
         super().__init__("build failed its audits, the previous publication is kept:\n  "
-                         + "\n  ".join(lines))
+                         + "\n  ".join(lines) + tail)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from flows.backfill import backfill, parse_range  # noqa: E402
 from flows.nightly import (  # noqa: E402
     HEADLINE_ARTIFACT,
     SUMMARY_ARTIFACT,
+    VALIDATION_ARTIFACT,
     load_settings_file,
     nightly,
     nightly_deployment,
@@ -143,6 +144,41 @@ def test_failed_run_reports_and_raises(harness, tmp_path: Path) -> None:
             flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
     [report] = [a for a in artifacts if a.key]  # Prefect adds an unkeyed one for the exception
     assert report.key == SUMMARY_ARTIFACT and "LandingError" in report.data
+
+
+def test_blocked_publication_is_readable_in_the_flow_run(harness, landing: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    """A corrupted table fails the flow run; its state and artifacts name the expectation."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    from wow_metrics import pipeline
+    from wow_metrics.warehouse import AuditFailure
+
+    real_validate = pipeline.validate
+
+    def corrupt_then_validate(con, *args, **kwargs):
+        con.execute("update ehr_time_by_clinician_day set wow_minutes = ehr_minutes + 5 "
+                    "where rowid = (select min(rowid) from ehr_time_by_clinician_day)")
+        return real_validate(con, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "validate", corrupt_then_validate)
+    warehouse = tmp_path / "warehouse"
+    state = nightly(str(landing), str(warehouse), return_state=True)
+    assert state.is_failed()
+    assert "ehr_time_by_clinician_day.parts_within_ehr" in state.message
+    with pytest.raises(AuditFailure):
+        state.result()
+    assert not (warehouse / "wow.duckdb").exists()  # nothing was published
+    assert (warehouse / "docs" / "index.html").is_file()
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    by_key = {a.key: a for a in artifacts if a.key}
+    assert "parts_within_ehr" in by_key[SUMMARY_ARTIFACT].data
+    table = by_key[VALIDATION_ARTIFACT].data
+    assert "ehr_time_by_clinician_day.parts_within_ehr" in table
+    assert "ehr_time_by_clinician_day.wow_is_ehr_minus_in_schedule" in table
 
 
 def test_ingest_retries_on_oserror_only(harness) -> None:

@@ -303,16 +303,43 @@ def test_every_critical_invariant_has_a_mutation():
     assert sorted(i.name for _, i in CRITICAL) == sorted(MUTATIONS)
 
 
+def _gate(con, table: str) -> dict[str, object]:
+    """The table's GX suite, as the publication gate runs it, by '<table>.<check>'."""
+    from wow_metrics.gx_suites import run_suites
+
+    return {f"{o.table_name}.{o.check_name}": o for o in run_suites(con, CONTRACTS, [table])}
+
+
+def _planted(con, table: str, mutation: str) -> dict[str, object]:
+    con.begin()
+    try:
+        con.execute(mutation)
+        return _gate(con, table)
+    finally:
+        con.rollback()
+
+
+@pytest.mark.parametrize("table", sorted(CONTRACTS))
+def test_sample_passes_every_suite(checks_db, table):
+    outcomes = _gate(checks_db, table)
+    contract = CONTRACTS[table]
+    n_checks = 1 + sum(len(c.all_checks()) for c in contract.columns) + len(contract.invariants)
+    assert len(outcomes) == n_checks  # every contract check became one expectation
+    failed = {k: (o.observed_value, o.examples) for k, o in outcomes.items()
+              if not o.success and o.severity == "critical"}
+    assert failed == {}
+
+
 @pytest.mark.parametrize("table, invariant", CRITICAL, ids=[f"{t}.{i.name}" for t, i in CRITICAL])
 def test_invariant_catches_a_planted_violation(checks_db, table, invariant):
-    checks_db.begin()
-    try:
-        checks_db.execute(MUTATIONS[invariant.name])
-        bad = checks_db.execute(invariant.sql).fetchall()
-    finally:
-        checks_db.rollback()
-    assert len(bad) >= 1, f"{table}.{invariant.name} missed its planted violation"
-    assert checks_db.execute(invariant.sql).fetchall() == []
+    from wow_metrics.validate import gate_report
+
+    outcomes = _planted(checks_db, table, MUTATIONS[invariant.name])
+    name = f"{table}.{invariant.name}"
+    hit = outcomes[name]
+    assert not hit.success and hit.severity == "critical" and hit.failing_rows >= 1, hit
+    assert hit.expectation == "unexpected_rows_expectation" and hit.examples
+    assert name in gate_report(outcomes.values()).critical  # this is what blocks publication
 
 
 def _check_mutation(table: str, column: str, check: Check, col_type: str) -> str | None:
@@ -342,10 +369,18 @@ def test_column_check_catches_a_planted_violation(checks_db, table, column, chec
     mutation = _check_mutation(table, column, check, col_type)
     if mutation is None:
         pytest.skip(f"no generic violation for {check.kind} on {col_type}")
-    checks_db.begin()
-    try:
-        checks_db.execute(mutation)
-        bad = checks_db.execute(check.bad_rows_sql(table, column)).fetchall()
-    finally:
-        checks_db.rollback()
-    assert len(bad) >= 1
+    outcomes = _planted(checks_db, table, mutation)
+    hit = outcomes[f"{table}.{column}.{check.kind}"]
+    assert not hit.success and hit.severity == "critical" and hit.failing_rows >= 1, hit
+    in_duckdb = CONTRACTS[table].validate_in == "duckdb"
+    assert hit.expectation == ("unexpected_rows_expectation" if in_duckdb
+                               else f"expect_column_values_to_{_GX_KIND[check.kind]}")
+
+
+_GX_KIND = {"not_null": "not_be_null", "unique": "be_unique", "between": "be_between",
+            "min": "be_between", "in": "be_in_set"}
+
+
+def test_a_dropped_column_fails_the_column_list(checks_db):
+    outcomes = _planted(checks_db, DAY, f"alter table {DAY} drop column is_weekend")
+    assert not outcomes[f"{DAY}.columns"].success

@@ -1,0 +1,239 @@
+"""Great Expectations (GX Core 1.x) suites generated from the table contracts, and their runner.
+
+Every contract becomes one ExpectationSuite:
+- the column list, in order (`expect_table_columns_to_match_ordered_list`);
+- each per-column check as GX's own column expectation (not null, unique, between, in set);
+- each invariant as an `UnexpectedRowsExpectation` whose query is the contract's SQL with the
+  table's own name replaced by `{batch}`.
+
+GX Core ships the unexpected-rows metrics for SQL and Spark engines only; this module adds them
+for the pandas engine by running the query in DuckDB, with `{batch}` bound to the DuckDB table
+the batch's dataframe was copied from (so DATE stays DATE). The queries also reach the other
+tables of the finishing database (a period sum is checked against the day table, the manifest
+against the lake).
+
+A contract with `validate_in: duckdb` (the lake's events, which can run to hundreds of millions
+of rows) is not copied into pandas: GX gets an empty frame with its columns, `{batch}` is the
+DuckDB table itself, and its column checks are generated as unexpected-rows queries too.
+
+GX is imported here only (it takes about 2 s to import); analytics are off before import.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx  # noqa: E402
+import great_expectations.expectations as gxe  # noqa: E402
+from great_expectations.core.metric_domain_types import MetricDomainTypes  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.execution_engine import PandasExecutionEngine  # noqa: E402
+from great_expectations.expectations.metrics.metric_provider import metric_value  # noqa: E402
+from great_expectations.expectations.metrics.query_metrics.query_row_count import (  # noqa: E402
+    unexpected_rows_query_row_count as _row_count,
+)
+from great_expectations.expectations.metrics.query_metrics.query_table import (  # noqa: E402
+    unexpected_rows_query_table as _table,
+)
+
+from wow_metrics.contracts import Check, Contract  # noqa: E402
+
+# GX logs at INFO (e.g. each ephemeral docs site's temporary folder); a nightly log wants less.
+for _name in ("great_expectations", "great_expectations.data_context.types.base"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+EXAMPLE_ROWS = 3
+_MAX_ROWS = 20  # GX's own cap on rows an unexpected-rows metric returns
+
+# The DuckDB connection and the name `{batch}` stands for, while one suite runs. GX resolves the
+# metrics of a validation in the calling thread; the lock keeps two gates in one process apart.
+_BINDING: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def _duckdb_query(metric_value_kwargs: dict, cls) -> str:
+    query = cls._get_query_from_metric_value_kwargs(metric_value_kwargs)
+    return cls._format_query(query, batch=_BINDING["relation"])
+
+
+class _DuckDBUnexpectedRowsTable(_table.UnexpectedRowsQueryTable):
+    """unexpected_rows_query.table for pandas batches, computed by DuckDB."""
+
+    @metric_value(engine=PandasExecutionEngine)
+    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
+                runtime_configuration):
+        execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
+        cur = _BINDING["con"].execute(
+            f"select * from ({_duckdb_query(metric_value_kwargs, cls)}) limit {_MAX_ROWS}")
+        names = [d[0] for d in cur.description]
+        return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
+
+
+class _DuckDBUnexpectedRowsCount(_row_count.UnexpectedRowsQueryRowCount):
+    """unexpected_rows_query.row_count for pandas batches, computed by DuckDB."""
+
+    @metric_value(engine=PandasExecutionEngine)
+    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
+                runtime_configuration):
+        execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
+        return _BINDING["con"].execute(
+            f"select count(*) from ({_duckdb_query(metric_value_kwargs, cls)})").fetchall()[0][0]
+
+
+def _plain(value: Any) -> Any:
+    """A DuckDB value as JSON-friendly text or number, for GX results and Data Docs."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _braces_escaped(sql: str) -> str:
+    return sql.replace("{", "{{").replace("}", "}}")
+
+
+def batch_query(sql: str, table: str) -> str:
+    """The contract SQL with its own table named `{batch}` (other tables stay as they are)."""
+    return re.sub(rf"(?<![\w.\"]){re.escape(table)}(?![\w\"])", "{batch}", _braces_escaped(sql))
+
+
+def _column_expectation(check: Check, column: str, in_duckdb: bool, meta: dict) -> Any:
+    severity = check.severity
+    if in_duckdb:
+        return gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=check.bad_rows_sql("{batch}", column),
+            description=f"{column}: {check.kind} check", severity=severity, meta=meta)
+    if check.not_null:
+        return gxe.ExpectColumnValuesToNotBeNull(column=column, severity=severity, meta=meta)
+    if check.unique:
+        return gxe.ExpectColumnValuesToBeUnique(column=column, severity=severity, meta=meta)
+    if check.between is not None:
+        lo, hi = check.between
+        return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi,
+                                                 severity=severity, meta=meta)
+    if check.min is not None:
+        return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=check.min,
+                                                 severity=severity, meta=meta)
+    return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(check.in_ or []),
+                                           severity=severity, meta=meta)
+
+
+def suite_for(contract: Contract) -> gx.ExpectationSuite:
+    """The GX suite of one contract; each expectation's meta names its contract check."""
+    in_duckdb = contract.validate_in == "duckdb"
+    suite = gx.ExpectationSuite(name=contract.table, meta={
+        "notes": {"format": "markdown", "content": [
+            f"Generated from `schemas/contracts/{contract.table}.yml`. {contract.description}"]}})
+    suite.add_expectation(gxe.ExpectTableColumnsToMatchOrderedList(
+        column_list=[c.name for c in contract.columns], severity="critical",
+        meta={"check_name": "columns"}))
+    for col in contract.columns:
+        for check in col.all_checks():
+            suite.add_expectation(_column_expectation(
+                check, col.name, in_duckdb, {"check_name": f"{col.name}.{check.kind}"}))
+    for inv in contract.invariants:
+        suite.add_expectation(gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=batch_query(inv.sql, contract.table),
+            description=inv.description, severity=inv.severity,
+            meta={"check_name": inv.name}))
+    return suite
+
+
+@dataclass
+class CheckResult:
+    """One expectation's outcome, as validation_results and the CLI show it."""
+
+    table_name: str
+    check_name: str
+    expectation: str
+    severity: str
+    success: bool
+    failing_rows: int
+    observed_value: str | None
+    examples: list = field(default_factory=list)
+    description: str = ""
+
+
+def _outcome(table: str, result, con, relation: str) -> CheckResult:
+    config = result.expectation_config
+    severity = str(getattr(config.severity, "value", config.severity)).lower()
+    check_name = (config.meta or {}).get("check_name", config.type)
+    res = result.result or {}
+    failing = 0
+    examples: list = []
+    observed: Any = res.get("observed_value")
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        # A check that cannot run has not passed.
+        message = result.exception_info.get("exception_message") or "the check raised an error"
+        return CheckResult(table, check_name, config.type, severity, False, 0,
+                           f"error: {message}", [], config.description or "")
+    if config.type == "unexpected_rows_expectation":
+        failing = int(observed or 0)
+        if failing:
+            query = config.kwargs["unexpected_rows_query"].format(batch=relation)
+            examples = con.execute(f"select * from ({query}) limit {EXAMPLE_ROWS}").fetchall()
+    elif "unexpected_count" in res:
+        failing = int(res.get("unexpected_count") or 0)
+        examples = list(res.get("partial_unexpected_list") or [])[:EXAMPLE_ROWS]
+        observed = f"{failing} unexpected of {res.get('element_count')}"
+    elif not result.success:
+        failing = 1
+    return CheckResult(table, check_name, config.type, severity, bool(result.success), failing,
+                       None if observed is None else str(observed)[:500], examples,
+                       config.description or "")
+
+
+def run_suites(con, contracts: dict[str, Contract], tables: list[str],
+               docs_dir: Path | None = None) -> list[CheckResult]:
+    """Validate each table with its contract's suite; optionally write GX Data Docs to docs_dir."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    staging = None
+    if docs_dir is not None:
+        staging = docs_dir.with_name(docs_dir.name + ".building")
+        shutil.rmtree(staging, ignore_errors=True)
+        context.add_data_docs_site(site_name="wow", site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(staging)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
+    source = context.data_sources.add_pandas("wow")
+    outcomes: list[CheckResult] = []
+    with _LOCK:
+        try:
+            for table in tables:
+                contract = contracts[table]
+                in_duckdb = contract.validate_in == "duckdb"
+                frame = con.execute(f"select * from {table}" + (" limit 0" if in_duckdb else "")).df()
+                # `{batch}` is the DuckDB table the frame was copied from, not the copy: pandas
+                # would turn DATE into timestamps and change what the contract's SQL computes.
+                relation = table
+                _BINDING.update(con=con, relation=relation)
+                suite = context.suites.add(suite_for(contract))
+                batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+                definition = context.validation_definitions.add(
+                    gx.ValidationDefinition(name=table, data=batch, suite=suite))
+                validation = definition.run(
+                    batch_parameters={"dataframe": frame},
+                    result_format={"result_format": "SUMMARY",
+                                   "partial_unexpected_count": EXAMPLE_ROWS})
+                outcomes += [_outcome(table, r, con, relation) for r in validation.results]
+        finally:
+            _BINDING.clear()
+    if docs_dir is not None and staging is not None:
+        context.build_data_docs(site_names=["wow"])
+        old = docs_dir.with_name(docs_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if docs_dir.exists():
+            docs_dir.rename(old)
+        staging.rename(docs_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    return outcomes
