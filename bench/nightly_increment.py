@@ -7,7 +7,10 @@ night, then measures, three times each, on the same machine in the same session:
   - full refresh: everything re-ingested and rebuilt from scratch.
 Prints medians and the increment's share of each full figure.
 
-    .venv/bin/python bench/nightly_increment.py [--clinicians 100] [--days 90]
+    .venv/bin/python bench/nightly_increment.py [--clinicians 100] [--days 90] [--workdir DIR]
+
+It also prints the publication gate's (validation's) share of each kind of run. For the 10M-event
+figure of the validation gate: --clinicians 740 --days 90 --repeats 3.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,13 +44,23 @@ def main() -> None:
     parser.add_argument("--clinicians", type=int, default=100)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the work here; a landing zone already generated there is reused")
     args = parser.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="wow-bench-"))
     landing, held = root / "landing", root / "held"
-    print(f"generating {args.clinicians} clinicians x {args.days} days in {root} ...", flush=True)
-    info = generate_landing(landing, clinicians=args.clinicians, days=args.days, seed=42)
-    print(f"  {info}")
+    if held.exists():  # an earlier run with this workdir: put its held-back night back
+        for path in held.rglob("*.*"):
+            target = landing / path.relative_to(held)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
+        shutil.rmtree(held)
+    for stale in ("base", "inc-0", "inc-1", "inc-2", "inc-3", "inc-4"):
+        shutil.rmtree(root / stale, ignore_errors=True)
+    if not (landing / "wow.yaml").exists():
+        print(f"generating {args.clinicians} clinicians x {args.days} days in {root} ...", flush=True)
+        info = generate_landing(landing, clinicians=args.clinicians, days=args.days, seed=42)
+        print(f"  {info}")
 
     # Hold back the latest night of typical size (the generator's last file only holds events
     # spilling past the range, and weekends are light).
@@ -62,6 +77,10 @@ def main() -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
 
+    gx_import = float(subprocess.run(
+        [sys.executable, "-c", "import time; t = time.perf_counter(); "
+         "import wow_metrics.gx_suites; print(time.perf_counter() - t)"],
+        capture_output=True, text=True, check=True).stdout)
     base = root / "base"
     seconds, summary = _timed(lambda: run(landing, base))
     print(f"baseline warehouse (all but the last night): {seconds:.1f}s, "
@@ -85,17 +104,20 @@ def main() -> None:
                 (landing / path.relative_to(landing)).unlink()
 
     final = root / "inc-0"
-    full_builds = []
+    full_builds, full_summaries = [], []
     for _ in range(args.repeats):
         shutil.rmtree(state_dir(final), ignore_errors=True)  # forget what was built: rebuild all
         seconds, summary = _timed(lambda: run(landing, final))
         assert summary.build == "no previous publication", summary.build
         full_builds.append(seconds)
+        full_summaries.append(summary)
 
-    refreshes = []
+    refreshes, refresh_summaries = [], []
     for i in range(args.repeats):
         seconds, summary = _timed(lambda i=i: run(landing, root / f"refresh-{i}", full_refresh=True))
         refreshes.append(seconds)
+        refresh_summaries.append(summary)
+        shutil.rmtree(root / f"refresh-{i}", ignore_errors=True)
 
     inc, build, refresh = (statistics.median(x) for x in (increments, full_builds, refreshes))
     s = summaries[0]
@@ -112,6 +134,14 @@ def main() -> None:
     print(f"full refresh           median {refresh:7.2f}s  runs {[round(x, 2) for x in refreshes]}")
     print(f"increment / full build   = {inc / build:6.1%}")
     print(f"increment / full refresh = {inc / refresh:6.1%}")
+    # The publication gate (Great Expectations suites from the contracts) inside each run; GX's
+    # import is paid once per process, by the baseline build before these runs.
+    for label, runs in (("increment", summaries), ("full build", full_summaries),
+                        ("full refresh", refresh_summaries)):
+        gate = statistics.median(r.phase_seconds["validate"] for r in runs)
+        whole = statistics.median(r.seconds for r in runs)
+        print(f"validation in {label:<12} median {gate:6.2f}s of {whole:7.2f}s = {gate / whole:6.1%}")
+    print(f"importing Great Expectations (once per process): {gx_import:.2f}s")
     if args.workdir is None:
         shutil.rmtree(root, ignore_errors=True)
 

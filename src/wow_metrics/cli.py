@@ -203,8 +203,9 @@ def demo_report(warehouse: Path) -> str:
         f"  query it read-only: .venv/bin/python -c \"import duckdb; print(duckdb.connect("
         f"'{db}', read_only=True).sql('from ehr_time_by_clinician_period'))\"",
         "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, ingest_manifest, "
-        "quarantine, metric_definitions",
-        "  definitions: docs/metrics.md and the metric_definitions table",
+        "quarantine, metric_definitions, validation_results",
+        "  definitions: docs/metrics.md, schemas/contracts/ and the metric_definitions table",
+        f"  validation (Great Expectations Data Docs): {Path(db).parent / 'docs' / 'index.html'}",
     ]
     return "\n".join(out)
 

@@ -228,3 +228,51 @@ def _sql_literal(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _check_text(check: Check) -> str:
+    if check.not_null:
+        text = "not null"
+    elif check.unique:
+        text = "unique"
+    elif check.between is not None:
+        text = f"between {check.between[0]:g} and {check.between[1]:g}"
+    elif check.min is not None:
+        text = f">= {check.min:g}"
+    else:
+        text = "in {" + ", ".join(str(v) for v in check.in_ or []) + "}"
+    return text if check.severity == "critical" else f"{text} (warning)"
+
+
+def render_markdown(contracts: dict[str, Contract]) -> str:
+    """docs/tables.md: every contract as a readable page (generated; a test keeps it current)."""
+    out = ["# Tables: the contracts",
+           "",
+           "Generated from `schemas/contracts/*.yml` by `python -m wow_metrics.contracts`; do not edit by hand.",
+           "Each contract also drives the DuckDB column comments and the Great Expectations suite",
+           "that must pass before a publication (critical checks block it; warnings are reported).",
+           ""]
+    for name in sorted(contracts):
+        c = contracts[name]
+        out += [f"## `{name}`", "", " ".join(c.description.split()), "",
+                f"Grain: {', '.join(f'`{g}`' for g in c.grain)}.", "",
+                "| column | type | unit | null | definition | checks |",
+                "|---|---|---|---|---|---|"]
+        for col in c.columns:
+            checks = "; ".join(_check_text(k) for k in col.checks) or ""
+            definition = " ".join(col.definition.split()).replace("|", "\\|")
+            out.append(f"| `{col.name}` | {col.type} | {col.unit} | "
+                       f"{'yes' if col.nullable else 'no'} | {definition} | {checks} |")
+        if c.invariants:
+            out += ["", "| invariant | severity | rule |", "|---|---|---|"]
+            out += [f"| `{i.name}` | {i.severity} | {' '.join(i.description.split())} |"
+                    for i in c.invariants]
+        out.append("")
+    return "\n".join(out)
+
+
+DOCS_PAGE = CONTRACTS_ROOT.parents[1] / "docs" / "tables.md"
+
+if __name__ == "__main__":
+    DOCS_PAGE.write_text(render_markdown(load_contracts()), encoding="utf-8")
+    print(f"wrote {DOCS_PAGE}")

@@ -384,3 +384,27 @@ _GX_KIND = {"not_null": "not_be_null", "unique": "be_unique", "between": "be_bet
 def test_a_dropped_column_fails_the_column_list(checks_db):
     outcomes = _planted(checks_db, DAY, f"alter table {DAY} drop column is_weekend")
     assert not outcomes[f"{DAY}.columns"].success
+
+
+def test_tables_doc_is_generated_from_the_contracts():
+    from wow_metrics.contracts import DOCS_PAGE, render_markdown
+
+    assert DOCS_PAGE.read_text(encoding="utf-8") == render_markdown(CONTRACTS), \
+        "docs/tables.md is stale: run `python -m wow_metrics.contracts`"
+    for name, contract in CONTRACTS.items():
+        assert f"## `{name}`" in DOCS_PAGE.read_text(encoding="utf-8")
+        assert all(f"| `{c.name}` |" in DOCS_PAGE.read_text(encoding="utf-8")
+                   for c in contract.columns)
+
+
+def test_the_gate_makes_no_network_call(checks_db, monkeypatch):
+    """GX runs offline: any socket connection during a validation fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network call during validation: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    outcomes = _gate(checks_db, DAY)
+    assert outcomes and all(o.success or o.severity == "warning" for o in outcomes.values())
