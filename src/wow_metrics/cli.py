@@ -156,6 +156,9 @@ def format_summary(summary) -> str:
         f"  quarantine table: {summary.rows_quarantined_total:,} row(s) in all "
         "(select * from quarantine)",
         f"  build: {summary.build} ({summary.partitions} task(s))",
+        f"  validation: {summary.expectations_run} expectations run, no critical failure; "
+        f"{summary.events_validated:,} new lake events checked; "
+        f"Data Docs {summary.warehouse / 'docs' / 'index.html'}",
         "  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.phase_seconds.items()),
     ]
     for warning in summary.warnings[:10]:

@@ -176,6 +176,10 @@ class Contract(_Strict):
             if any(c.unique for c in col.checks) and self.grain != [col.name]:
                 raise ValueError(f"{self.table}.{col.name}: `unique` is only for a "
                                  "single-column grain; state composite keys as an invariant")
+        for i in self.invariants:
+            if not re.search(rf"(?<![\w.\"]){re.escape(self.table)}(?![\w\"])", i.sql):
+                raise ValueError(f"{self.table}: invariant {i.name} does not read {self.table} "
+                                 "(its GX batch); state it in the contract of a table it reads")
         inv = [i.name for i in self.invariants]
         if len(inv) != len(set(inv)):
             raise ValueError(f"{self.table}: duplicate invariant names")

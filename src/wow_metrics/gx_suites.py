@@ -65,6 +65,18 @@ def _duckdb_query(metric_value_kwargs: dict, cls) -> str:
     return cls._format_query(query, batch=_BINDING["relation"])
 
 
+def _evaluate(query: str) -> tuple[list[str], list[tuple], int]:
+    """The first rows and the number of rows of a bad-rows query, in one scan (GX asks twice)."""
+    cache = _BINDING.setdefault("cache", {})
+    if query not in cache:
+        cur = _BINDING["con"].execute(
+            f"select *, count(*) over () as wow_n_rows from ({query}) limit {_MAX_ROWS}")
+        names = [d[0] for d in cur.description][:-1]
+        fetched = cur.fetchall()
+        cache[query] = (names, [r[:-1] for r in fetched], fetched[0][-1] if fetched else 0)
+    return cache[query]
+
+
 class _DuckDBUnexpectedRowsTable(_table.UnexpectedRowsQueryTable):
     """unexpected_rows_query.table for pandas batches, computed by DuckDB."""
 
@@ -72,10 +84,8 @@ class _DuckDBUnexpectedRowsTable(_table.UnexpectedRowsQueryTable):
     def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
                 runtime_configuration):
         execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
-        cur = _BINDING["con"].execute(
-            f"select * from ({_duckdb_query(metric_value_kwargs, cls)}) limit {_MAX_ROWS}")
-        names = [d[0] for d in cur.description]
-        return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
+        names, rows, _ = _evaluate(_duckdb_query(metric_value_kwargs, cls))
+        return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in rows]
 
 
 class _DuckDBUnexpectedRowsCount(_row_count.UnexpectedRowsQueryRowCount):
@@ -85,8 +95,7 @@ class _DuckDBUnexpectedRowsCount(_row_count.UnexpectedRowsQueryRowCount):
     def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
                 runtime_configuration):
         execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
-        return _BINDING["con"].execute(
-            f"select count(*) from ({_duckdb_query(metric_value_kwargs, cls)})").fetchall()[0][0]
+        return _evaluate(_duckdb_query(metric_value_kwargs, cls))[2]
 
 
 def _plain(value: Any) -> Any:
@@ -179,7 +188,7 @@ def _outcome(table: str, result, con, relation: str) -> CheckResult:
         failing = int(observed or 0)
         if failing:
             query = config.kwargs["unexpected_rows_query"].format(batch=relation)
-            examples = con.execute(f"select * from ({query}) limit {EXAMPLE_ROWS}").fetchall()
+            examples = _evaluate(query)[1][:EXAMPLE_ROWS]
     elif "unexpected_count" in res:
         failing = int(res.get("unexpected_count") or 0)
         examples = list(res.get("partial_unexpected_list") or [])[:EXAMPLE_ROWS]
@@ -226,6 +235,7 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
                     result_format={"result_format": "SUMMARY",
                                    "partial_unexpected_count": EXAMPLE_ROWS})
                 outcomes += [_outcome(table, r, con, relation) for r in validation.results]
+                _BINDING.pop("cache", None)
         finally:
             _BINDING.clear()
     if docs_dir is not None and staging is not None:

@@ -97,6 +97,8 @@ class BuildPlan:
     scope_path: str | None = None
     scope_rows: int = 0
     extract_shas: list[str] | None = None  # incremental: the extracts holding events in scope
+    # incremental: extracts live at the last publication, whose events its gate already checked
+    validated_shas: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -126,6 +128,8 @@ class RunSummary:
     partitions: int = 1
     build: str = ""
     warnings: list[str] = field(default_factory=list)
+    expectations_run: int = 0  # Great Expectations expectations the publication passed
+    events_validated: int = 0  # lake events checked by this run's gate (new extracts only)
 
 
 def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
@@ -242,7 +246,7 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     elif state["settings"] != settings_fingerprint(ctx.settings):
         reason = "settings changed since the last publication"
     elif state.get("code") != code_fingerprint():
-        reason = "the metric SQL changed since the last publication"
+        reason = "the metric SQL or a table contract changed since the last publication"
     else:
         con = wh.connect(":memory:")
         try:
@@ -268,7 +272,8 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     partitions = [g for g in ([b for b in grp if b in buckets] for grp in groups) if g]
     why = f"incremental: {scope_rows} clinician-day(s) touched since the last publication"
     return BuildPlan(partitions=partitions, full=False, reason=why, scope_path=str(scope_path),
-                     scope_rows=scope_rows, extract_shas=shas)
+                     scope_rows=scope_rows, extract_shas=shas,
+                     validated_shas=sorted({e.split(":", 1)[0] for e in state["live_extracts"]}))
 
 
 def _write_scope(ctx: RunContext, state: dict, path: Path,
@@ -408,7 +413,8 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         failures.update(wh.run_audits(con, ctx.params, "publication"))
         phases["audit"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        validation = validate(con, ctx.lake, ctx.run_id, docs_dir=ctx.warehouse / "docs")
+        validation = validate(con, ctx.lake, ctx.run_id, docs_dir=ctx.warehouse / "docs",
+                              validated_extracts=set(plan.validated_shas))
         failures.update(validation.critical)
         phases["validate"] = time.perf_counter() - t0
         if failures:
@@ -422,6 +428,8 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         summary = _summarise(con, ctx, report)
         summary.build = plan.reason
         summary.warnings += validation.warnings
+        summary.expectations_run = validation.checks_run
+        summary.events_validated = validation.events_checked
     finally:
         con.close()
     summary.phase_seconds = phases

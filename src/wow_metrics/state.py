@@ -22,15 +22,18 @@ def settings_fingerprint(settings: Settings) -> str:
 
 
 def code_fingerprint() -> str:
-    """A digest of every SQL file: a new version of the metric code invalidates every figure."""
+    """A digest of every SQL file and table contract: a new version of the metric code
+    invalidates every figure, and a new contract must be checked against every row."""
     import hashlib
 
+    from wow_metrics.contracts import CONTRACTS_ROOT
     from wow_metrics.sqlfiles import SQL_ROOT
 
     digest = hashlib.sha256()
-    for path in sorted(SQL_ROOT.rglob("*.sql")):
-        digest.update(path.relative_to(SQL_ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
+    for root, pattern in ((SQL_ROOT, "*.sql"), (CONTRACTS_ROOT, "*.yml")):
+        for path in sorted(root.rglob(pattern)):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

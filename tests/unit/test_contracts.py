@@ -131,7 +131,8 @@ MUTATIONS: dict[str, str] = {
                           f"where {_first('canonical_events')}",
     "format_fields_agree": "update canonical_events set report_name = 'planted' "
                            f"where {FIRST_CANONICAL}",
-    "lake_reconciles_with_manifest": f"delete from canonical_events where {_first('canonical_events')}",
+    "lake_reconciles_with_manifest": "update lake_extract_rows set lake_rows = lake_rows - 1 "
+                                     f"where {_first('lake_extract_rows')}",
     "timezone_known": f"update roster set timezone = 'Mars/Base' where {_first('roster')}",
     "counted_unless_canceled": f"update schedule set is_counted = not is_counted where {_first('schedule')}",
     "end_is_start_plus_duration":
@@ -199,6 +200,8 @@ def checks_db(built, tmp_path_factory):
     con = duckdb.connect(str(path))
     con.execute("create table canonical_events as select * "
                 "from read_parquet($g, hive_partitioning = false)", {"g": built["events_glob"]})
+    con.execute("create table lake_extract_rows as select source_file, count(*) as lake_rows "
+                "from canonical_events group by source_file")
     for table in ("roster", "schedule"):
         con.execute(f"create table {table} as select * exclude (reject_reason, is_replaced) "
                     "from read_parquet($p) where reject_reason is null and not is_replaced",
@@ -236,6 +239,8 @@ def test_every_published_table_has_a_contract():
     ({"grain": ["clinician_id", "nowhere"]}, "not columns"),
     ({"invariants": [{"name": "x", "severity": "fatal", "description": "d", "sql": "select 1"}]},
      "severity"),
+    ({"invariants": [{"name": "x", "severity": "critical", "description": "d",
+                      "sql": "select * from ehr_time_by_clinician_period"}]}, "does not read"),
 ])
 def test_load_rejects_bad_contracts(tmp_path, patch, message):
     import yaml

@@ -87,3 +87,48 @@ def test_warnings_publish_and_every_result_is_queryable(tmp_path: Path) -> None:
     assert failed and all(severity == "warning" for _, _, severity in failed)
     assert "warning" in done.stdout
     assert comment and "Unit: minutes" in comment
+
+
+def test_each_lake_extract_is_checked_once_and_every_count_every_run(tmp_path: Path) -> None:
+    from wow_metrics.pipeline import run
+
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    warehouse = tmp_path / "warehouse"
+    first = run(landing, warehouse)
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        loaded = con.execute("select sum(rows_read - rows_quarantined) from ingest_manifest "
+                             "where status = 'ingested'").fetchone()[0]
+    assert first.events_validated == loaded == 45_132
+    assert first.expectations_run > 200
+
+    night = landing / "audit" / "canonical" / "2026" / "03" / "late_delivery.csv"
+    night.write_text("clinician_id,event_time,action,category,patient_id,workstation_id\n"
+                     "C0001,2026-03-20T21:00:00,inbox_open,inbox,P1,WS1\n"
+                     "C0001,2026-03-20T21:02:00,inbox_open,inbox,P1,WS1\n"
+                     "C0001,2026-03-20T21:05:00,note_edit,notes,P1,WS1\n")
+    second = run(landing, warehouse)
+    assert second.build.startswith("incremental")
+    assert second.events_validated == 3  # only the new extract's rows
+    assert second.expectations_run == first.expectations_run
+
+    third = run(landing, warehouse)  # nothing new: every check still runs, on no new events
+    assert third.events_validated == 0 and third.expectations_run == first.expectations_run
+
+    # A lake file that lost a row (disk, hand edit) is caught on the next run by its footer count,
+    # though its rows were checked long ago.
+    import pyarrow.parquet as pq
+
+    victim = sorted((warehouse / "lake" / "events").rglob("*.parquet"))[0]
+    pq.write_table(pq.read_table(victim).slice(1), victim)
+    before = _digest(warehouse / "wow.duckdb")
+    night.write_text(night.read_text() + "C0001,2026-03-20T21:09:00,note_edit,notes,P1,WS1\n")
+    from wow_metrics.warehouse import AuditFailure
+
+    try:
+        run(landing, warehouse)
+    except AuditFailure as exc:
+        assert "canonical_events.lake_reconciles_with_manifest" in str(exc)
+    else:
+        raise AssertionError("a lake file missing a row was published")
+    assert _digest(warehouse / "wow.duckdb") == before
