@@ -36,6 +36,8 @@ class Settings(BaseModel):
     period: Literal["month", "week"] = "month"
     min_cell_size: int = Field(5, ge=1)
     min_scheduled_hours: float = Field(8, ge=0)
+    # Not in SPEC 2: the efficiency-of-practice table's "WOW over threshold" share.
+    wow_threshold_hours_per_fte_week: float = Field(5, ge=0, le=168)
     # Operational settings (not in SPEC 2; they change how fast a run is, never a figure).
     build_partitions: int = Field(1, ge=1, le=16)
     threads: int | None = Field(None, ge=1)

@@ -45,6 +45,17 @@ METRICS: list[tuple[str, str, str]] = [
     ("undivided_attention_pct", "percent",
      "100 x (1 - in_schedule_hours / scheduled_hours); NULL when scheduled_hours = 0."),
     ("period", "", "Calendar {period} of local dates (ISO weeks start on Monday)."),
+    ("department_spread", "as the metric",
+     "ehr_time_by_department_period: p25, median and p75 (quantile_cont, linear interpolation) "
+     "of ehr_time8, wow8, ib_time8, note_time8, pajama_time8 and wow_hours_per_fte_week over the "
+     "department's eligible clinicians (scheduled_hours >= {min_scheduled_hours}) that have the "
+     "metric; NULL and is_suppressed when fewer than {min_cell_size} clinicians are eligible."),
+    ("efficiency_of_practice", "as the metric",
+     "efficiency_of_practice_by_period: organisation medians over eligible clinicians "
+     "(scheduled_hours >= {min_scheduled_hours}) of wow8, ehr_time8 and WOW, pajama and inbox "
+     "hours per FTE week; the percent of eligible clinicians with an FTE whose WOW exceeds "
+     "{wow_threshold_hours_per_fte_week} h per FTE week; each with its change from the previous "
+     "{period}; suppressed under {min_cell_size} clinicians."),
 ]
 
 
@@ -70,6 +81,7 @@ _SETTING_UNITS = {
     "schedule_window_grace_minutes": "minutes",
     "min_cell_size": "clinicians",
     "min_scheduled_hours": "hours",
+    "wow_threshold_hours_per_fte_week": "hours per clinical FTE week",
 }
 
 _SETTING_TEXT = {
@@ -80,7 +92,10 @@ _SETTING_TEXT = {
     "schedule_window_grace_minutes": "Grace around the schedule window.",
     "period": "Reporting period: month or ISO week.",
     "min_cell_size": "Rollups over fewer clinicians are suppressed.",
-    "min_scheduled_hours": "Scheduled hours a clinician-period needs to enter per-8-hour rollups.",
+    "min_scheduled_hours": "Scheduled hours a clinician-period needs to enter the department and "
+    "organisation rollups (eligible clinicians).",
+    "wow_threshold_hours_per_fte_week": "WOW above this many hours per clinical-FTE week counts "
+    "in efficiency_of_practice_by_period's pct_clinicians_wow_over_threshold.",
     "build_partitions": "Build tasks the clinicians are split into (speed only, never a figure).",
     "threads": "DuckDB threads per build task (speed only).",
     "memory_limit": "DuckDB memory limit per build task (speed only).",

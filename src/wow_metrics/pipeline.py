@@ -207,6 +207,9 @@ def build_params(settings: Settings) -> dict[str, object]:
         "workday_end": settings.workday_end,
         "grace_us": int(round(settings.schedule_window_grace_minutes * 60_000_000)),
         "period": settings.period,
+        "min_cell_size": settings.min_cell_size,
+        "min_scheduled_hours": float(settings.min_scheduled_hours),
+        "wow_threshold_hours_per_fte_week": float(settings.wow_threshold_hours_per_fte_week),
     }
 
 
@@ -598,6 +601,11 @@ TABLE_COMMENTS = {
     "ingest_manifest": "One row per input file version. rows_read = rows_loaded + "
     "rows_quarantined + rows_duplicate + rows_excluded (SPEC 9).",
     "quarantine": "One row per rejected input row (or whole file): file, line and reason.",
+    "ehr_time_by_department_period": "One row per department and period_start: p25, median and "
+    "p75 of the Sinsky core metrics over eligible clinicians; cells under min_cell_size "
+    "clinicians suppressed (SPEC 8).",
+    "efficiency_of_practice_by_period": "One row per period_start: the organisation's AMA "
+    "efficiency-of-practice figures and their change from the previous period (SPEC 8).",
     "metric_definitions": "The settings and definitions every published figure was computed with.",
     "validation_results": "One row per contract check run on this publication: table, check, "
     "severity, success and failing rows (schemas/contracts).",

@@ -17,6 +17,8 @@ LAYERS = ("staging", "intermediate", "marts")
 PUBLISHED_TABLES = (
     "ehr_time_by_clinician_day",
     "ehr_time_by_clinician_period",
+    "ehr_time_by_department_period",
+    "efficiency_of_practice_by_period",
     "ingest_manifest",
     "quarantine",
     "metric_definitions",
