@@ -20,6 +20,11 @@ commands:
   wow demo                                the bundled synthetic sample into ./warehouse
   wow generate --out DIR ...              write a synthetic landing zone
   wow serve --landing DIR --warehouse DIR serve the nightly Prefect deployment (02:00 local)
+  wow query "SQL" [--warehouse DIR]       one read-only query on the published warehouse
+  wow shell [--warehouse DIR]             a read-only SQL shell on it
+  wow dashboard [--warehouse DIR]         rebuild the offline dashboard, print its path
+  wow export [--warehouse DIR]            rewrite the leadership exports (rollups only)
+  wow rollback [--warehouse DIR]          make the previous publication current again
 """
 
 
@@ -87,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cron schedule (default '0 2 * * *': 02:00 every day)")
     serve.add_argument("--timezone", default=None,
                        help="IANA time zone of the schedule (default: wow.yaml's default_timezone)")
+    for name, text in (
+            ("query", "run one SQL statement on the published warehouse, read-only"),
+            ("shell", "a SQL shell on the published warehouse, read-only"),
+            ("rollback", "make the previous publication current again"),
+            ("dashboard", "rebuild <warehouse>/dashboard/index.html and print its path"),
+            ("export", "rewrite the leadership exports under <warehouse>/exports/")):
+        cmd = sub.add_parser(name, help=text, description=text + ".")
+        if name == "query":
+            cmd.add_argument("sql", help="one SQL statement, e.g. \"from ehr_time_by_department_period\"")
+            cmd.add_argument("--csv", action="store_true", help="print every row as CSV")
+        cmd.add_argument("--warehouse", type=Path, default=Path("warehouse"),
+                         help="warehouse folder (default ./warehouse)")
+        if name == "export":
+            cmd.add_argument("--clinician-level", action="store_true",
+                             help="also export ehr_time_by_clinician_period (clinician ids; for "
+                             "the informatics audience only, never for leadership)")
     return parser
 
 
@@ -101,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="wow: %(levelname)s: %(message)s")
     try:
         return {"run": _cmd_run, "demo": _cmd_demo, "generate": _cmd_generate,
-                "serve": _cmd_serve}[args.command](args)
+                "serve": _cmd_serve, "query": _cmd_query, "shell": _cmd_shell,
+                "rollback": _cmd_rollback, "dashboard": _cmd_dashboard,
+                "export": _cmd_export}[args.command](args)
     except KeyboardInterrupt:
         print("wow: interrupted; the previous publication is unchanged", file=sys.stderr)
         return 130
@@ -235,6 +258,75 @@ def _cmd_serve(args) -> int:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _access_command(fn) -> int:
+    """Run an informatics command; a missing publication or bad SQL is a clear message, exit 2."""
+    import duckdb
+
+    from wow_metrics.access import NoPublication
+
+    try:
+        return fn()
+    except (NoPublication, duckdb.Error) as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_query(args) -> int:
+    from wow_metrics.access import run_query
+
+    return _access_command(lambda: (run_query(args.warehouse, args.sql,
+                                              fmt="csv" if args.csv else "table"), 0)[1])
+
+
+def _cmd_shell(args) -> int:
+    from wow_metrics.access import shell
+
+    return _access_command(lambda: shell(args.warehouse))
+
+
+def _cmd_dashboard(args) -> int:
+    from wow_metrics.access import published_db
+    from wow_metrics.dashboard import build_dashboard
+
+    def build() -> int:
+        published_db(args.warehouse)
+        print(build_dashboard(args.warehouse))
+        return 0
+
+    return _access_command(build)
+
+
+def _cmd_export(args) -> int:
+    from wow_metrics.access import write_exports
+
+    def export() -> int:
+        files = write_exports(args.warehouse, clinician_level=args.clinician_level)
+        print(f"wow export: {len(files)} file(s) under {args.warehouse / 'exports'}")
+        return 0
+
+    return _access_command(export)
+
+
+def _cmd_rollback(args) -> int:
+    from wow_metrics.access import rollback, write_exports
+
+    def back() -> int:
+        db = rollback(args.warehouse)
+        write_exports(args.warehouse)
+        _refresh_dashboard(args.warehouse)
+        print(f"wow rollback: {db} is the previous publication again (the rolled-back one is "
+              "now wow.previous.duckdb; the next run rebuilds from the lake)")
+        return 0
+
+    return _access_command(back)
+
+
+def _refresh_dashboard(warehouse: Path) -> Path | None:
+    from wow_metrics.dashboard import build_dashboard
+
+    return build_dashboard(warehouse)
 
 
 def _cmd_generate(args) -> int:

@@ -428,7 +428,12 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
                    column_comments=published_column_comments())
         save_state(con, ctx.warehouse, ctx.settings, _live_extracts(ctx.lake), ctx.run_id)
         phases["publish"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        outputs_warning = _write_reader_outputs(ctx.warehouse)
+        phases["exports"] = time.perf_counter() - t0
         summary = _summarise(con, ctx, report)
+        if outputs_warning:
+            summary.warnings.append(outputs_warning)
         summary.build = plan.reason
         summary.warnings += validation.warnings
         summary.expectations_run = validation.checks_run
@@ -438,6 +443,21 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
     summary.phase_seconds = phases
     summary.partitions = len(results)
     return summary
+
+
+def _write_reader_outputs(warehouse: Path) -> str | None:
+    """Leadership exports and the dashboard, from the new publication. The publication stands
+    even if they fail (they can be rebuilt with `wow export` / `wow dashboard`): say so."""
+    try:
+        from wow_metrics.access import write_exports
+        from wow_metrics.dashboard import build_dashboard
+
+        write_exports(warehouse)
+        build_dashboard(warehouse)
+    except Exception as exc:  # noqa: BLE001 (reported as a warning, never silent)
+        log.exception("exports/dashboard failed")
+        return f"exports or dashboard not rebuilt ({type(exc).__name__}: {exc}); run `wow export` / `wow dashboard`"
+    return None
 
 
 def _live_extracts(lake: Lake) -> list[str]:

@@ -22,7 +22,7 @@ CONTRACTS = load_contracts()
 EXPECTED_TABLES = {
     "canonical_events", "roster", "schedule", "ehr_time_by_clinician_day",
     "ehr_time_by_clinician_period", "ingest_manifest", "quarantine", "metric_definitions",
-    "validation_results",
+    "validation_results", "ehr_time_by_department_period", "efficiency_of_practice_by_period",
 }
 # Contracted tables that are not in wow.duckdb, and the columns staging keeps only to filter by.
 UNPUBLISHED = {"canonical_events", "roster", "schedule"}
@@ -43,6 +43,7 @@ def _dup(table: str, where: str = "true") -> str:
 
 
 DAY, PERIOD = "ehr_time_by_clinician_day", "ehr_time_by_clinician_period"
+DEPT, EFF = "ehr_time_by_department_period", "efficiency_of_practice_by_period"
 FIRST_INGESTED = _first("ingest_manifest", "status = 'ingested'")
 FIRST_QUARANTINED = _first("ingest_manifest", "status = 'quarantined'")
 FIRST_EXTRACT = _first("ingest_manifest", "file_kind = 'audit_extract'")
@@ -86,6 +87,23 @@ MUTATIONS: dict[str, str] = {
     "undivided_attention_rule":
         f"update {PERIOD} set undivided_attention_pct = undivided_attention_pct + 1 "
         f"where {_first(PERIOD, 'scheduled_hours > 0')}",
+    "department_grain_unique": _dup(DEPT),
+    "suppression_rule": f"update {DEPT} set is_suppressed = not is_suppressed where {_first(DEPT)}",
+    "quantiles_ordered": f"update {DEPT} set wow8_p25 = wow8_median + 1 "
+                         f"where {_first(DEPT, 'not is_suppressed')}",
+    "counts_match_clinician_periods":
+        f"update {DEPT} set n_clinicians_measured = n_clinicians_measured + 1 where {_first(DEPT)}",
+    "median_matches_clinicians": f"update {DEPT} set wow8_median = wow8_median + 0.001 "
+                                 f"where {_first(DEPT, 'not is_suppressed')}",
+    "organisation_counts_match_departments":
+        f"update {EFF} set n_clinicians_measured = n_clinicians_measured + 1 where {_first(EFF)}",
+    "organisation_suppression_rule":
+        f"update {EFF} set is_suppressed = not is_suppressed where {_first(EFF)}",
+    "change_is_difference": f"update {EFF} set wow8_median_change = wow8_median_change + 1 "
+                            f"where {_first(EFF, 'previous_period_start is not null')}",
+    "previous_period_is_adjacent":
+        f"update {EFF} set previous_period_start = previous_period_start - 1 "
+        f"where {_first(EFF, 'previous_period_start is not null')}",
     "manifest_grain_unique": _dup("ingest_manifest"),
     "manifest_reconciles": "update ingest_manifest set rows_loaded = rows_loaded + 1 "
                            f"where {FIRST_INGESTED}",

@@ -1,0 +1,151 @@
+"""Informatics access to the published warehouse: read-only queries, a shell, exports, rollback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from wow_metrics.state import state_dir
+
+ROLLUP_TABLES = ("ehr_time_by_department_period", "efficiency_of_practice_by_period")
+CLINICIAN_TABLES = ("ehr_time_by_clinician_period",)
+
+
+class NoPublication(RuntimeError):
+    """There is no published warehouse (or no previous one to roll back to)."""
+
+
+def published_db(warehouse: Path | str) -> Path:
+    db = Path(warehouse) / "wow.duckdb"
+    if not db.exists():
+        raise NoPublication(f"no published warehouse at {db}: run `wow run` first")
+    return db
+
+
+def connect_read_only(warehouse: Path | str):
+    """A read-only connection to the published warehouse (a publish swaps files, never edits)."""
+    import duckdb
+
+    return duckdb.connect(str(published_db(warehouse)), read_only=True)
+
+
+def run_query(warehouse: Path | str, sql: str, out=None, fmt: str = "table",
+              max_rows: int = 1000) -> int:
+    """Run one SQL statement read-only and print its result; return the number of rows."""
+    out = out or sys.stdout
+    with connect_read_only(warehouse) as con:
+        rel = con.sql(sql)
+        if rel is None:  # a statement without a result (e.g. SET)
+            return 0
+        if fmt == "csv":
+            import csv
+
+            writer = csv.writer(out)
+            writer.writerow(rel.columns)
+            rows = rel.fetchall()
+            writer.writerows(rows)
+            return len(rows)
+        rows = rel.limit(max_rows + 1).fetchall()
+        out.write(render(rel.columns, rows[:max_rows]))
+        if len(rows) > max_rows:
+            out.write(f"... showing the first {max_rows} rows; use --csv for all of them\n")
+        return min(len(rows), max_rows)
+
+
+def render(columns: list[str], rows: list[tuple]) -> str:
+    """Rows as an aligned text table, nothing truncated (definitions are long)."""
+    cells = [[("NULL" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = lambda values: " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True))  # noqa: E731
+    out = [line(columns), "-+-".join("-" * w for w in widths)] + [line(r) for r in cells]
+    return "\n".join(x.rstrip() for x in out) + f"\n({len(rows)} row{'s' if len(rows) != 1 else ''})\n"
+
+
+def shell(warehouse: Path | str, stdin=None, out=None) -> int:
+    """A minimal SQL shell on the published warehouse, read-only: statements end with ';'."""
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    db = published_db(warehouse)
+    interactive = stdin.isatty()
+    if interactive:
+        out.write(f"wow shell: {db} (read-only). End statements with ';'. Try:\n"
+                  "  select table_name, comment from duckdb_tables();\n"
+                  "  select column_name, comment from duckdb_columns() "
+                  "where table_name = 'ehr_time_by_clinician_period';\n"
+                  "Ctrl-D to leave.\n")
+    buffer: list[str] = []
+    errors = 0
+    with connect_read_only(warehouse) as con:
+        while True:
+            if interactive:
+                out.write("wow> " if not buffer else "...> ")
+                out.flush()
+            line = stdin.readline()
+            if not line:
+                break
+            buffer.append(line)
+            text = "".join(buffer).strip()
+            if not text.endswith(";"):
+                continue
+            buffer = []
+            try:
+                rel = con.sql(text)
+                if rel is not None:
+                    out.write(render(rel.columns, rel.fetchall()) + "\n")
+            except Exception as exc:  # noqa: BLE001 (a shell reports and goes on)
+                errors += 1
+                out.write(f"error: {exc}\n")
+    return 1 if errors and not interactive else 0
+
+
+def write_exports(warehouse: Path | str, clinician_level: bool = False) -> list[Path]:
+    """Leadership exports: <warehouse>/exports/<period_start>/<table>.{parquet,csv}.
+
+    Rollups only (department and organisation rows; suppressed cells stay NULL and flagged),
+    never a clinician-level row or a patient key, unless clinician_level is asked for (the
+    informatics audience), which adds ehr_time_by_clinician_period. Rewritten whole each time
+    (into a side folder, then swapped in).
+    """
+    warehouse = Path(warehouse)
+    final = warehouse / "exports"
+    staging = warehouse / f".exports-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    tables = ROLLUP_TABLES + (CLINICIAN_TABLES if clinician_level else ())
+    with connect_read_only(warehouse) as con:
+        periods = [r[0] for r in con.execute(
+            "select distinct period_start from efficiency_of_practice_by_period "
+            "order by 1").fetchall()]
+        for period in periods:
+            folder = staging / period.isoformat()
+            folder.mkdir()
+            for table in tables:
+                for fmt, opts in (("parquet", "(format parquet)"), ("csv", "(format csv, header)")):
+                    con.execute(f"copy (select * from {table} where period_start = $p "
+                                f"order by all) to '{folder / table}.{fmt}' {opts}", {"p": period})
+    old = warehouse / f".exports-old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return sorted(final.rglob("*.*"))
+
+
+def rollback(warehouse: Path | str) -> Path:
+    """Make the previous publication current again (and the current one the previous).
+
+    The incremental state describes the newer publication, so it is dropped: the next run
+    rebuilds every table from the lake (nothing is re-ingested).
+    """
+    warehouse = Path(warehouse)
+    current, previous = published_db(warehouse), warehouse / "wow.previous.duckdb"
+    if not previous.exists():
+        raise NoPublication(f"no previous publication to roll back to ({previous} is missing)")
+    swap = warehouse / f".wow.rollback-{os.getpid()}"
+    swap.unlink(missing_ok=True)
+    os.link(current, swap)
+    os.replace(previous, current)  # readers see the old version whole, never no file
+    os.replace(swap, previous)
+    shutil.rmtree(state_dir(warehouse), ignore_errors=True)
+    return current

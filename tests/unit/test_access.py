@@ -1,0 +1,178 @@
+"""Informatics and leadership access: read-only query and shell, exports, rollback, readers."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import SAMPLE_LANDING
+
+from wow_metrics.access import ROLLUP_TABLES, rollback, run_query, shell, write_exports
+from wow_metrics.cli import main
+from wow_metrics.pipeline import run
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+LATE = ("clinician_id,event_time,action,category,patient_id,workstation_id\n"
+        "C0001,2026-03-20T21:00:00,inbox_open,inbox,P1,WS1\n"
+        "C0001,2026-03-20T21:04:00,note_edit,notes,P1,WS1\n")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("access")
+    landing = root / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    warehouse = root / "warehouse"
+    run(landing, warehouse)
+    return landing, warehouse
+
+
+def test_query_prints_rows_and_csv(published, capsys):
+    _, warehouse = published
+    assert main(["query", "select count(*) as n from ehr_time_by_clinician_day",
+                 "--warehouse", str(warehouse)]) == 0
+    assert "268" in capsys.readouterr().out
+    assert main(["query", "select department, n_clinicians from ehr_time_by_department_period "
+                 "order by all limit 2", "--csv", "--warehouse", str(warehouse)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "department,n_clinicians" and len(lines) == 3
+
+
+def test_query_is_read_only_and_errors_are_clear(published, capsys):
+    _, warehouse = published
+    before = _digest(warehouse / "wow.duckdb")
+    assert main(["query", "delete from ehr_time_by_clinician_day",
+                 "--warehouse", str(warehouse)]) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert main(["query", "select nonsense from nowhere", "--warehouse", str(warehouse)]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert main(["query", "select 1", "--warehouse", str(warehouse / "missing")]) == 2
+    assert "no published warehouse" in capsys.readouterr().err
+    assert _digest(warehouse / "wow.duckdb") == before
+
+
+def test_shell_answers_statements_and_definitions_are_in_view(published):
+    _, warehouse = published
+    out = io.StringIO()
+    code = shell(warehouse, stdin=io.StringIO(
+        "select comment from duckdb_columns()\n where table_name = 'ehr_time_by_clinician_period'"
+        " and column_name = 'wow8';\nselect count(*) from efficiency_of_practice_by_period;\n"),
+        out=out)
+    assert code == 0
+    text = out.getvalue()
+    assert "Unit: hours per 8 scheduled hours" in text  # the contract's definition, as a comment
+    assert "count_star()\n-" in text and "\n2\n(1 row)" in text
+    bad = io.StringIO()
+    assert shell(warehouse, stdin=io.StringIO("drop table quarantine;\n"), out=bad) == 1
+    assert "read-only" in bad.getvalue()
+
+
+def test_every_published_table_and_column_has_a_comment(published):
+    _, warehouse = published
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        tables = con.execute("select table_name, comment from duckdb_tables() "
+                             "where not internal").fetchall()
+        columns = con.execute("select table_name, column_name, comment from duckdb_columns() "
+                              "where not internal").fetchall()
+        settings = dict(con.execute("select name, value from metric_definitions "
+                                    "where kind = 'setting'").fetchall())
+    assert len(tables) == 8 and all(comment for _, comment in tables)
+    assert all(comment for _, _, comment in columns), [c for c in columns if not c[2]]
+    for setting in ("idle_threshold_seconds", "workday_start", "workday_end",
+                    "schedule_window_grace_minutes", "min_cell_size", "min_scheduled_hours",
+                    "wow_threshold_hours_per_fte_week"):
+        assert settings[setting] is not None
+
+
+def _identifiers(warehouse: Path) -> set[str]:
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        return {r[0] for r in con.execute(
+            "select distinct clinician_id from ehr_time_by_clinician_day").fetchall()}
+
+
+def test_leadership_exports_hold_rollups_only(published):
+    _, warehouse = published
+    files = write_exports(warehouse)
+    periods = sorted(p.name for p in (warehouse / "exports").iterdir())
+    assert periods == ["2026-02-01", "2026-03-01"]
+    assert {f.name for f in files} == {f"{t}.{x}" for t in ROLLUP_TABLES for x in ("csv", "parquet")}
+    ids = _identifiers(warehouse)
+    hex64 = re.compile(rb"[0-9a-f]{64}")
+    for f in files:
+        data = f.read_bytes()
+        assert not any(i.encode() in data for i in ids), f
+        assert not hex64.search(data), f
+    # The rows are the published rollups, suppressed cells still blank.
+    with duckdb.connect() as con:
+        exported = con.execute(
+            f"select count(*), count(*) filter (where is_suppressed and wow8_median is null) "
+            f"from read_parquet('{warehouse}/exports/*/ehr_time_by_department_period.parquet')"
+        ).fetchone()
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        published_rows = con.execute(
+            "select count(*), count(*) filter (where is_suppressed) "
+            "from ehr_time_by_department_period").fetchone()
+    assert exported == published_rows and published_rows[1] > 0
+
+
+def test_clinician_level_exports_only_behind_the_flag(published, capsys):
+    _, warehouse = published
+    assert main(["export", "--clinician-level", "--warehouse", str(warehouse)]) == 0
+    data = (warehouse / "exports" / "2026-03-01" / "ehr_time_by_clinician_period.csv").read_text()
+    assert "C0001" in data
+    assert main(["export", "--warehouse", str(warehouse)]) == 0  # back to rollups only
+    assert not list((warehouse / "exports").rglob("ehr_time_by_clinician_period.*"))
+
+
+def test_a_reader_sees_the_old_or_the_new_publication_whole(tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    warehouse = tmp_path / "warehouse"
+    run(landing, warehouse)
+    reader = duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True)
+    query = ("select (select sum(events) from ehr_time_by_clinician_day), "
+             "(select sum(events) from ehr_time_by_clinician_period), "
+             "(select count(*) from ingest_manifest)")
+    old = reader.execute(query).fetchone()
+    assert old[0] == old[1]
+    (landing / "audit" / "canonical" / "2026" / "03" / "late.csv").write_text(LATE)
+    run(landing, warehouse)  # publishes while the reader holds the old version open
+    assert reader.execute(query).fetchone() == old  # still the old version, whole
+    reader.close()
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as fresh:
+        new = fresh.execute(query).fetchone()
+    assert new == (old[0] + 2, old[1] + 2, old[2] + 1)
+
+
+def test_rollback_restores_the_previous_publication(tmp_path, capsys):
+    landing = tmp_path / "landing"
+    shutil.copytree(SAMPLE_LANDING, landing)
+    warehouse = tmp_path / "warehouse"
+    run(landing, warehouse)
+    first = _digest(warehouse / "wow.duckdb")
+    (landing / "audit" / "canonical" / "2026" / "03" / "late.csv").write_text(LATE)
+    run(landing, warehouse)
+    second = _digest(warehouse / "wow.duckdb")
+    assert main(["rollback", "--warehouse", str(warehouse)]) == 0
+    assert _digest(warehouse / "wow.duckdb") == first
+    assert _digest(warehouse / "wow.previous.duckdb") == second
+    assert not (warehouse / "state").exists()
+    # The next run rebuilds everything from the lake and publishes the second version's figures.
+    again = run(landing, warehouse)
+    assert again.build == "no previous publication"
+    assert again.ingest.files_ingested == 0
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        assert con.execute("select sum(events) from ehr_time_by_clinician_day").fetchone()[0] \
+            == 44_059 + 2
+    rollback(warehouse)
+    with pytest.raises(Exception, match="no previous publication"):
+        rollback(tmp_path / "empty")
