@@ -213,12 +213,24 @@ def demo_report(warehouse: Path) -> str:
     period = headline.period_start
     header = f"{'department':<22}{'n':>3}{'EHR-Time8':>11}{'WOW8':>8}{'IB-Time8':>10}" \
              f"{'Pajama8':>9}{'WOW h/FTE-wk':>14}"
-    out = ["", f"Medians per department, period starting {period} "
-           "(hours per 8 scheduled hours; WOW hours per clinical-FTE week):", header]
+    out = [""]
+    org = headline.organisation
 
     def fmt(v, width):
         return f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}"
 
+    if org and not org["is_suppressed"]:
+        change = org["wow8_median_change"]
+        out += [f"Organisation, period starting {period}, {org['n_clinicians']} eligible "
+                "clinicians (efficiency_of_practice_by_period):",
+                f"  median WOW per 8 scheduled hours {org['wow8_median']:.2f} h"
+                + (f" ({change:+.2f} vs the previous period)" if change is not None else ""),
+                f"  median EHR time per 8 scheduled hours {org['ehr_time8_median']:.2f} h",
+                f"  clinicians with WOW over {org['wow_threshold_hours_per_fte_week']:g} h per "
+                f"FTE week: {org['pct_clinicians_wow_over_threshold']:.0f}%", ""]
+    out += [f"Medians per department, period starting {period} (hours per 8 scheduled hours; "
+            "WOW hours per clinical-FTE week); '-' = suppressed, fewer than min_cell_size "
+            "eligible clinicians:", header]
     for r in headline.rows:
         out.append(f"{r['department'][:21]:<22}{r['clinicians']:>3}{fmt(r['ehr_time8'], 11)}"
                    f"{fmt(r['wow8'], 8)}{fmt(r['ib_time8'], 10)}{fmt(r['pajama_time8'], 9)}"
@@ -226,9 +238,12 @@ def demo_report(warehouse: Path) -> str:
     out += [
         "",
         "Where to look next:",
-        f"  query it read-only: .venv/bin/python -c \"import duckdb; print(duckdb.connect("
-        f"'{db}', read_only=True).sql('from ehr_time_by_clinician_period'))\"",
-        "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, ingest_manifest, "
+        f"  dashboard (open in a browser, works offline): {warehouse / 'dashboard' / 'index.html'}",
+        f"  leadership exports (rollups only): {warehouse / 'exports'}/",
+        f"  query it read-only: .venv/bin/wow query \"from ehr_time_by_department_period\" "
+        f"--warehouse {warehouse}   (or .venv/bin/wow shell)",
+        "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, "
+        "ehr_time_by_department_period, efficiency_of_practice_by_period, ingest_manifest, "
         "quarantine, metric_definitions, validation_results",
         "  definitions: docs/metrics.md, schemas/contracts/ and the metric_definitions table",
         f"  validation (Great Expectations Data Docs): {Path(db).parent / 'docs' / 'index.html'}",

@@ -8,29 +8,34 @@ from pathlib import Path
 
 HEADLINE_METRICS = ("ehr_time8", "wow8", "ib_time8", "pajama_time8", "wow_hours_per_fte_week")
 
-# The latest period with scheduled time: the newest month is often a few days old and unscheduled.
+# The latest period with eligible clinicians: the newest month is often a few days old and
+# unscheduled. Figures come from the published rollup, already suppressed under min_cell_size.
 HEADLINE_SQL = """
-    select department, count(*) as clinicians,
-           median(ehr_time8) as ehr_time8, median(wow8) as wow8,
-           median(ib_time8) as ib_time8, median(pajama_time8) as pajama_time8,
-           median(wow_hours_per_fte_week) as wow_hours_per_fte_week
-    from ehr_time_by_clinician_period
-    where period_start = (select max(period_start) from ehr_time_by_clinician_period
-                          where scheduled_hours > 0)
-    group by department order by department
+    select department, n_clinicians as clinicians,
+           ehr_time8_median as ehr_time8, wow8_median as wow8, ib_time8_median as ib_time8,
+           pajama_time8_median as pajama_time8,
+           wow_hours_per_fte_week_median as wow_hours_per_fte_week, is_suppressed
+    from ehr_time_by_department_period
+    where period_start = ({latest})
+    order by department
 """
 LATEST_PERIOD_SQL = """
-    select max(period_start) from ehr_time_by_clinician_period where scheduled_hours > 0
+    select max(period_start) from efficiency_of_practice_by_period where n_clinicians > 0
+"""
+ORGANISATION_SQL = """
+    select * from efficiency_of_practice_by_period where period_start = ({latest})
 """
 
 
 @dataclass
 class HeadlineMedians:
-    """Medians per department over the clinicians of the latest period with scheduled time."""
+    """Medians per department over the eligible clinicians of the latest period that has any."""
 
     period_start: dt.date | None
-    # department, clinicians, then one median per HEADLINE_METRICS (None when no clinician has it)
+    # department, clinicians (eligible), one median per HEADLINE_METRICS (None when suppressed
+    # or no clinician has it), is_suppressed
     rows: list[dict[str, object]] = field(default_factory=list)
+    organisation: dict[str, object] | None = None  # the efficiency_of_practice_by_period row
 
 
 def headline_medians(warehouse: Path | str) -> HeadlineMedians:
@@ -39,18 +44,22 @@ def headline_medians(warehouse: Path | str) -> HeadlineMedians:
 
     db = Path(warehouse) / "wow.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
-        cur = con.execute(HEADLINE_SQL)
+        cur = con.execute(HEADLINE_SQL.format(latest=LATEST_PERIOD_SQL))
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        period = con.execute(LATEST_PERIOD_SQL).fetchone()[0]
-    return HeadlineMedians(period, rows)
+        period = con.execute(LATEST_PERIOD_SQL).fetchall()[0][0]
+        cur = con.execute(ORGANISATION_SQL.format(latest=LATEST_PERIOD_SQL))
+        names = [d[0] for d in cur.description]
+        org = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return HeadlineMedians(period, rows, org[0] if org else None)
 
 
 def suppress_small_cells(headline: HeadlineMedians, min_cell_size: int) -> HeadlineMedians:
-    """Blank the medians of departments with fewer than min_cell_size clinicians (SPEC 7)."""
+    """Blank the medians of small departments (SPEC 7); the published rollup already does, this
+    guards artifacts that leave the warehouse against a smaller min_cell_size."""
     rows = []
     for row in headline.rows:
-        small = int(row["clinicians"]) < min_cell_size
+        small = bool(row.get("is_suppressed")) or int(row["clinicians"]) < min_cell_size
         rows.append({**row, **({m: None for m in HEADLINE_METRICS} if small else {}),
                      "is_suppressed": small})
-    return HeadlineMedians(headline.period_start, rows)
+    return HeadlineMedians(headline.period_start, rows, headline.organisation)

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from conftest import SAMPLE_LANDING
 
-from wow_metrics.access import ROLLUP_TABLES, rollback, run_query, shell, write_exports
+from wow_metrics.access import ROLLUP_TABLES, rollback, shell, write_exports
 from wow_metrics.cli import main
 from wow_metrics.pipeline import run
 
