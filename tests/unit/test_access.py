@@ -176,3 +176,14 @@ def test_rollback_restores_the_previous_publication(tmp_path, capsys):
     rollback(warehouse)
     with pytest.raises(Exception, match="no previous publication"):
         rollback(tmp_path / "empty")
+
+
+def test_dashboard_command_rebuilds_and_prints_its_path(published, capsys):
+    _, warehouse = published
+    page = warehouse / "dashboard" / "index.html"
+    page.unlink(missing_ok=True)
+    assert main(["dashboard", "--warehouse", str(warehouse)]) == 0
+    assert capsys.readouterr().out.strip() == str(page)
+    assert page.stat().st_size > 1_000_000  # plotly.js is inlined: the page works offline
+    assert main(["dashboard", "--warehouse", str(warehouse / "missing")]) == 2
+    assert "no published warehouse" in capsys.readouterr().err
