@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from conftest import SAMPLE_LANDING
 
-from wow_metrics.access import ROLLUP_TABLES, rollback, shell, write_exports
+from wow_metrics.access import ROLLUP_TABLES, NoPublication, rollback, shell, write_exports
 from wow_metrics.cli import main
 from wow_metrics.pipeline import run
 
@@ -173,9 +173,13 @@ def test_rollback_restores_the_previous_publication(tmp_path, capsys):
     with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
         assert con.execute("select sum(events) from ehr_time_by_clinician_day").fetchone()[0] \
             == 44_059 + 2
-    rollback(warehouse)
-    with pytest.raises(Exception, match="no previous publication"):
+    with pytest.raises(NoPublication, match="no published warehouse"):
         rollback(tmp_path / "empty")
+    only_one = tmp_path / "only_one"
+    only_one.mkdir()
+    shutil.copy(warehouse / "wow.duckdb", only_one / "wow.duckdb")
+    with pytest.raises(NoPublication, match="no previous publication"):
+        rollback(only_one)
 
 
 def test_dashboard_command_rebuilds_and_prints_its_path(published, capsys):

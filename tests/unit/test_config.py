@@ -15,6 +15,7 @@ DEFAULTS = {
     "period": "month",
     "min_cell_size": 5,
     "min_scheduled_hours": 8,
+    "wow_threshold_hours_per_fte_week": 5,
     # operational settings: speed only, never a figure
     "build_partitions": 1,
     "threads": None,
@@ -87,6 +88,8 @@ BAD_VALUES = {
     "negative grace": ("schedule_window_grace_minutes: -1\n", "schedule_window_grace_minutes"),
     "min_cell_size zero": ("min_cell_size: 0\n", "min_cell_size"),
     "negative min_scheduled_hours": ("min_scheduled_hours: -8\n", "min_scheduled_hours"),
+    "negative wow threshold": ("wow_threshold_hours_per_fte_week: -1\n",
+                               "wow_threshold_hours_per_fte_week"),
 }
 
 
