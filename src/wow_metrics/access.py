@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from wow_metrics.files import replace_dir
 from wow_metrics.state import state_dir
 
 ROLLUP_TABLES = ("ehr_time_by_department_period", "efficiency_of_practice_by_period")
@@ -124,11 +125,7 @@ def write_exports(warehouse: Path | str, clinician_level: bool = False) -> list[
                 for fmt, opts in (("parquet", "(format parquet)"), ("csv", "(format csv, header)")):
                     con.execute(f"copy (select * from {table} where period_start = $p "
                                 f"order by all) to '{folder / table}.{fmt}' {opts}", {"p": period})
-    old = warehouse / f".exports-old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(staging, final)
     return sorted(final.rglob("*.*"))
 
 

@@ -326,22 +326,17 @@ def _cmd_export(args) -> int:
 
 def _cmd_rollback(args) -> int:
     from wow_metrics.access import rollback, write_exports
+    from wow_metrics.dashboard import build_dashboard
 
     def back() -> int:
         db = rollback(args.warehouse)
         write_exports(args.warehouse)
-        _refresh_dashboard(args.warehouse)
+        build_dashboard(args.warehouse)
         print(f"wow rollback: {db} is the previous publication again (the rolled-back one is "
               "now wow.previous.duckdb; the next run rebuilds from the lake)")
         return 0
 
     return _access_command(back)
-
-
-def _refresh_dashboard(warehouse: Path) -> Path | None:
-    from wow_metrics.dashboard import build_dashboard
-
-    return build_dashboard(warehouse)
 
 
 def _cmd_generate(args) -> int:

@@ -23,6 +23,17 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _NUMERIC = ("DOUBLE", "BIGINT", "INTEGER")
 
 
+def _snake_case_name(kind: str, value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{kind} name {value!r} is not snake_case")
+    return value
+
+
+def table_reference(table: str) -> re.Pattern[str]:
+    """`table` as a name in SQL: not part of a longer name, a qualified name or a quoted one."""
+    return re.compile(rf"(?<![\w.\"]){re.escape(table)}(?![\w\"])")
+
+
 class ContractError(ValueError):
     """A contract file is missing, unreadable or not a valid contract."""
 
@@ -96,9 +107,7 @@ class Column(_Strict):
     @field_validator("name")
     @classmethod
     def _snake_case(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"column name {value!r} is not snake_case")
-        return value
+        return _snake_case_name("column", value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Column:
@@ -129,9 +138,7 @@ class Invariant(_Strict):
     @field_validator("name")
     @classmethod
     def _snake_case(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"invariant name {value!r} is not snake_case")
-        return value
+        return _snake_case_name("invariant", value)
 
     @field_validator("sql")
     @classmethod
@@ -177,7 +184,7 @@ class Contract(_Strict):
                 raise ValueError(f"{self.table}.{col.name}: `unique` is only for a "
                                  "single-column grain; state composite keys as an invariant")
         for i in self.invariants:
-            if not re.search(rf"(?<![\w.\"]){re.escape(self.table)}(?![\w\"])", i.sql):
+            if not table_reference(self.table).search(i.sql):
                 raise ValueError(f"{self.table}: invariant {i.name} does not read {self.table} "
                                  "(its GX batch); state it in the contract of a table it reads")
         inv = [i.name for i in self.invariants]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -45,7 +44,8 @@ from great_expectations.expectations.metrics.query_metrics.query_table import ( 
     unexpected_rows_query_table as _table,
 )
 
-from wow_metrics.contracts import Check, Contract  # noqa: E402
+from wow_metrics.contracts import Check, Contract, table_reference  # noqa: E402
+from wow_metrics.files import replace_dir  # noqa: E402
 
 # GX logs at INFO (e.g. each ephemeral docs site's temporary folder); a nightly log wants less.
 for _name in ("great_expectations", "great_expectations.data_context.types.base"):
@@ -111,7 +111,7 @@ def _braces_escaped(sql: str) -> str:
 
 def batch_query(sql: str, table: str) -> str:
     """The contract SQL with its own table named `{batch}` (other tables stay as they are)."""
-    return re.sub(rf"(?<![\w.\"]){re.escape(table)}(?![\w\"])", "{batch}", _braces_escaped(sql))
+    return table_reference(table).sub("{batch}", _braces_escaped(sql))
 
 
 def _column_expectation(check: Check, column: str, in_duckdb: bool, meta: dict) -> Any:
@@ -171,7 +171,7 @@ class CheckResult:
     description: str = ""
 
 
-def _outcome(table: str, result, con, relation: str) -> CheckResult:
+def _outcome(table: str, result) -> CheckResult:
     config = result.expectation_config
     severity = str(getattr(config.severity, "value", config.severity)).lower()
     check_name = (config.meta or {}).get("check_name", config.type)
@@ -187,7 +187,7 @@ def _outcome(table: str, result, con, relation: str) -> CheckResult:
     if config.type == "unexpected_rows_expectation":
         failing = int(observed or 0)
         if failing:
-            query = config.kwargs["unexpected_rows_query"].format(batch=relation)
+            query = config.kwargs["unexpected_rows_query"].format(batch=table)
             examples = _evaluate(query)[1][:EXAMPLE_ROWS]
     elif "unexpected_count" in res:
         failing = int(res.get("unexpected_count") or 0)
@@ -205,7 +205,6 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
     """Validate each table with its contract's suite; optionally write GX Data Docs to docs_dir."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    staging = None
     if docs_dir is not None:
         staging = docs_dir.with_name(docs_dir.name + ".building")
         shutil.rmtree(staging, ignore_errors=True)
@@ -224,8 +223,7 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
                 frame = con.execute(f"select * from {table}" + (" limit 0" if in_duckdb else "")).df()
                 # `{batch}` is the DuckDB table the frame was copied from, not the copy: pandas
                 # would turn DATE into timestamps and change what the contract's SQL computes.
-                relation = table
-                _BINDING.update(con=con, relation=relation)
+                _BINDING.update(con=con, relation=table)
                 suite = context.suites.add(suite_for(contract))
                 batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
                 definition = context.validation_definitions.add(
@@ -234,16 +232,11 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
                     batch_parameters={"dataframe": frame},
                     result_format={"result_format": "SUMMARY",
                                    "partial_unexpected_count": EXAMPLE_ROWS})
-                outcomes += [_outcome(table, r, con, relation) for r in validation.results]
+                outcomes += [_outcome(table, r) for r in validation.results]
                 _BINDING.pop("cache", None)
         finally:
             _BINDING.clear()
-    if docs_dir is not None and staging is not None:
+    if docs_dir is not None:
         context.build_data_docs(site_names=["wow"])
-        old = docs_dir.with_name(docs_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if docs_dir.exists():
-            docs_dir.rename(old)
-        staging.rename(docs_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(staging, docs_dir)
     return outcomes

@@ -16,14 +16,14 @@ HEADLINE_SQL = """
            pajama_time8_median as pajama_time8,
            wow_hours_per_fte_week_median as wow_hours_per_fte_week, is_suppressed
     from ehr_time_by_department_period
-    where period_start = ({latest})
+    where period_start = $latest
     order by department
 """
 LATEST_PERIOD_SQL = """
     select max(period_start) from efficiency_of_practice_by_period where n_clinicians > 0
 """
 ORGANISATION_SQL = """
-    select * from efficiency_of_practice_by_period where period_start = ({latest})
+    select * from efficiency_of_practice_by_period where period_start = $latest
 """
 
 
@@ -44,14 +44,15 @@ def headline_medians(warehouse: Path | str) -> HeadlineMedians:
 
     db = Path(warehouse) / "wow.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
-        cur = con.execute(HEADLINE_SQL.format(latest=LATEST_PERIOD_SQL))
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         period = con.execute(LATEST_PERIOD_SQL).fetchall()[0][0]
-        cur = con.execute(ORGANISATION_SQL.format(latest=LATEST_PERIOD_SQL))
-        names = [d[0] for d in cur.description]
-        org = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        rows = _records(con.execute(HEADLINE_SQL, {"latest": period}))
+        org = _records(con.execute(ORGANISATION_SQL, {"latest": period}))
     return HeadlineMedians(period, rows, org[0] if org else None)
+
+
+def _records(cur) -> list[dict[str, object]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def suppress_small_cells(headline: HeadlineMedians, min_cell_size: int) -> HeadlineMedians:

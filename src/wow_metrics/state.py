@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from wow_metrics.config import Settings
+from wow_metrics.files import replace_dir
 
 # Settings that change no figure: a change to them needs no rebuild.
 OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit"}
@@ -70,8 +71,4 @@ def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str
         "code": code_fingerprint(),
         "live_extracts": sorted(live_extracts),
     }, indent=1))
-    old = warehouse / f".state-old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, final)
