@@ -75,3 +75,16 @@ create or replace macro wow_iso_instant(wall, offset_text, tz) as
 create or replace macro wow_period_start(d, period) as
     cast(case when period = 'week' then date_trunc('week', d) else date_trunc('month', d) end as DATE);
 
+
+-- A text field trimmed of spaces; NULL when blank.
+create or replace macro wow_clean(txt) as nullif(trim(txt), '');
+
+-- An identifier trimmed of spaces, tabs, line ends and no-break spaces; NULL when blank.
+create or replace macro wow_clean_id(txt) as
+    nullif(trim(txt, ' ' || chr(9) || chr(10) || chr(13) || chr(160)), '');
+
+-- The shape of a value that failed to parse, safe to publish: digits become 9, letters A, other
+-- characters stay; at most 40 characters. (The value itself may be PHI in the wrong column.)
+create or replace macro wow_value_shape(txt) as
+    '"' || left(regexp_replace(regexp_replace(txt, '[0-9]', '9', 'g'), '\pL', 'A', 'g'), 40)
+    || case when length(txt) > 40 then '...' else '' end || '"';

@@ -97,6 +97,6 @@ _SETTING_TEXT = {
     "wow_threshold_hours_per_fte_week": "WOW above this many hours per clinical-FTE week counts "
     "in efficiency_of_practice_by_period's pct_clinicians_wow_over_threshold.",
     "build_partitions": "Build tasks the clinicians are split into (speed only, never a figure).",
-    "threads": "DuckDB threads per build task (speed only).",
-    "memory_limit": "DuckDB memory limit per build task (speed only).",
+    "threads": "DuckDB threads per build or ingest task (speed only).",
+    "memory_limit": "DuckDB memory limit per build or ingest task (speed only): an extract larger than it is streamed through scratch files on disk.",
 }

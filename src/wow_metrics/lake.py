@@ -24,6 +24,7 @@ MANIFEST_SCHEMA = pa.schema([
     ("ingested_at", pa.timestamp("us", tz="UTC")),
     ("default_timezone", pa.string()),
     ("key_fingerprint", pa.string()),
+    ("format_fingerprint", pa.string()),  # the format declaration the file was read with
 ])
 
 LIVE_STATUSES = ("ingested", "quarantined")

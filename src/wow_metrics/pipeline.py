@@ -22,6 +22,7 @@ from wow_metrics.pseudonym import key_from_env
 from wow_metrics.sqlfiles import read_sql
 from wow_metrics.state import (
     code_fingerprint,
+    formats_fingerprint,
     load_state,
     save_state,
     settings_fingerprint,
@@ -45,7 +46,7 @@ LAKE_EVENT_COLUMNS = """
     source_file VARCHAR, source_line BIGINT, format VARCHAR, clinician_id VARCHAR,
     event_at TIMESTAMPTZ, action VARCHAR, report_name VARCHAR, category_raw VARCHAR,
     patient_key VARCHAR, workstation_id VARCHAR, metric_id VARCHAR, process_id VARCHAR,
-    csn_key VARCHAR, is_time_ambiguous BOOLEAN
+    encounter_key VARCHAR, is_time_ambiguous BOOLEAN
 """
 
 
@@ -250,6 +251,8 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
         reason = "settings changed since the last publication"
     elif state.get("code") != code_fingerprint():
         reason = "the metric SQL or a table contract changed since the last publication"
+    elif state.get("formats") != formats_fingerprint(ctx.landing):
+        reason = "an extract format's declaration changed since the last publication"
     else:
         con = wh.connect(":memory:")
         try:
@@ -426,7 +429,8 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         t0 = time.perf_counter()
         wh.publish(con, ctx.warehouse, comments=TABLE_COMMENTS,
                    column_comments=published_column_comments())
-        save_state(con, ctx.warehouse, ctx.settings, _live_extracts(ctx.lake), ctx.run_id)
+        save_state(con, ctx.warehouse, ctx.settings, _live_extracts(ctx.lake), ctx.run_id,
+                   formats_fingerprint(ctx.landing))
         phases["publish"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         outputs_warning = _write_reader_outputs(ctx.warehouse)

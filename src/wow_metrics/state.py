@@ -38,6 +38,15 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def formats_fingerprint(landing: Path) -> dict[str, str]:
+    """The declaration digest of every extract format the landing zone can use, by name."""
+    from wow_metrics.ingest.formats import registry
+
+    reg = registry(landing)
+    return {**{n: f.fingerprint for n, f in reg.formats.items()},
+            **{n: "unusable" for n in reg.broken}}
+
+
 def state_dir(warehouse: Path) -> Path:
     return warehouse / "state"
 
@@ -56,7 +65,7 @@ def load_state(warehouse: Path) -> dict | None:
 
 
 def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str],
-               run_id: str) -> None:
+               run_id: str, formats: dict[str, str]) -> None:
     """Record what the publication just made was built from (tables of the finishing database)."""
     final = state_dir(warehouse)
     tmp = warehouse / f".state-{os.getpid()}"
@@ -69,6 +78,7 @@ def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str
         "run_id": run_id,
         "settings": settings_fingerprint(settings),
         "code": code_fingerprint(),
+        "formats": formats,
         "live_extracts": sorted(live_extracts),
     }, indent=1))
     replace_dir(tmp, final)

@@ -48,7 +48,6 @@ FIRST_INGESTED = _first("ingest_manifest", "status = 'ingested'")
 FIRST_QUARANTINED = _first("ingest_manifest", "status = 'quarantined'")
 FIRST_EXTRACT = _first("ingest_manifest", "file_kind = 'audit_extract'")
 FIRST_METRIC = _first("metric_definitions", "kind = 'metric'")
-FIRST_CANONICAL = _first("canonical_events", "format = 'canonical'")
 # One statement per critical invariant that plants exactly one violation of it.
 MUTATIONS: dict[str, str] = {
     "day_grain_unique": _dup(DAY),
@@ -147,8 +146,6 @@ MUTATIONS: dict[str, str] = {
                                  f"where {_first('canonical_events', 'patient_key is not null')}",
     "event_at_plausible": "update canonical_events set event_at = '1980-01-01 00:00:00+00' "
                           f"where {_first('canonical_events')}",
-    "format_fields_agree": "update canonical_events set report_name = 'planted' "
-                           f"where {FIRST_CANONICAL}",
     "lake_reconciles_with_manifest": "update lake_extract_rows set lake_rows = lake_rows - 1 "
                                      f"where {_first('lake_extract_rows')}",
     "timezone_known": f"update roster set timezone = 'Mars/Base' where {_first('roster')}",

@@ -676,9 +676,9 @@ def test_patient_identifiers_never_reach_the_warehouse_in_the_clear(landing):
         TEST_KEY, "ZPAT-123456")
     epic = by_source[("audit/epic_access_log/access_log.csv", 2)]
     assert epic["patient_key"] == pseudonymize(TEST_KEY, "ZPAT-654321")
-    assert epic["csn_key"] is not None and len(epic["csn_key"]) == 64
-    assert epic["csn_key"] not in (CSNS[0], epic["patient_key"])
-    int(epic["csn_key"], 16)  # hex digest
+    assert epic["encounter_key"] is not None and len(epic["encounter_key"]) == 64
+    assert epic["encounter_key"] not in (CSNS[0], epic["patient_key"])
+    int(epic["encounter_key"], 16)  # hex digest
 
 
 def test_missing_pseudonym_key_fails_naming_the_variable(landing, monkeypatch):

@@ -11,18 +11,25 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from wow_metrics.config import Settings
-from wow_metrics.ingest.formats import ExtractFormat, registry
-from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, load_parquet, read_header
+from wow_metrics.ingest.formats import ROLES, ExtractFormat, Registry, registry
+from wow_metrics.ingest.rawcsv import (
+    UnreadableFile,
+    parquet_columns,
+    read_first_line,
+    stream_csv,
+    stream_parquet,
+)
 from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, Lake, atomic_write_parquet
 from wow_metrics.pseudonym import hmac_pads, key_fingerprint
 from wow_metrics.sqlfiles import install_macros, read_sql
 
 log = logging.getLogger(__name__)
 
-EXTRACT_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+EXTRACT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".parquet")
 NOT_BEFORE = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 QUARANTINE_SCHEMA = pa.schema([
     ("source_file", pa.string()),
@@ -30,6 +37,10 @@ QUARANTINE_SCHEMA = pa.schema([
     ("reason", pa.string()),
     ("clinician_id", pa.string()),
 ])
+
+
+class IngestMemoryError(RuntimeError):
+    """An extract could not be read within the memory DuckDB may use (a setting, not bad data)."""
 
 
 class LakeMismatch(RuntimeError):
@@ -64,9 +75,9 @@ class IngestReport:
     messages: list[str] = field(default_factory=list)
 
 
-def discover(landing: Path) -> list[SourceFile]:
+def discover(landing: Path, formats: Registry | None = None) -> list[SourceFile]:
     """Every extract under <landing>/audit/<format>/, in relative-path (code-point) order."""
-    formats = registry()
+    formats = formats if formats is not None else registry(landing)
     audit = landing / "audit"
     found: list[SourceFile] = []
     if not audit.is_dir():
@@ -79,9 +90,13 @@ def discover(landing: Path) -> list[SourceFile]:
             if not path.is_file() or any(part.startswith(".") for part in path.parts[-1:]):
                 continue
             relative = path.relative_to(landing).as_posix()
-            if fmt is None:
+            if fmt is None and fmt_dir.name in formats.broken:
+                problem = f"the declaration of format {fmt_dir.name} is unusable: {formats.broken[fmt_dir.name]}"
+                found.append(SourceFile(path, relative, None, problem))
+            elif fmt is None:
                 problem = (f"unknown extract format folder audit/{fmt_dir.name} "
-                           f"(known: {', '.join(sorted(formats))})")
+                           f"(declared formats: {', '.join(formats.names())}; a site declares "
+                           f"its own in formats/{fmt_dir.name}.yml)")
                 found.append(SourceFile(path, relative, None, problem))
             elif not path.name.lower().endswith(EXTRACT_SUFFIXES):
                 problem = f"not an extract file type (expected {', '.join(EXTRACT_SUFFIXES)})"
@@ -99,10 +114,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _connect():
+def _connect(memory_limit: str | None = None, threads: int | None = None):
     import duckdb
 
-    con = duckdb.connect()
+    config: dict[str, object] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(config=config)
     con.execute("set TimeZone = 'UTC'")
     install_macros(con)
     return con
@@ -120,6 +140,11 @@ class PendingFile:
     mtime_ns: int
     problem: str | None = None
     note: str | None = None
+    fmt: ExtractFormat | None = None
+
+    @property
+    def format_fingerprint(self) -> str | None:
+        return self.fmt.fingerprint if self.fmt else None
 
 
 @dataclass
@@ -144,7 +169,11 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     manifest = lake.load_manifest()
     _check_lake_compatible(manifest, settings, fingerprint)
     report = IngestReport()
-    sources = discover(landing)
+    formats = registry(landing)
+    for warning in formats.warnings:
+        log.warning(warning)
+        report.messages.append(warning)
+    sources = discover(landing, formats)
     report.files_seen = len(sources)
     plan = IngestPlan(manifest, [], set(), report, run_id, now, fingerprint,
                       settings.default_timezone)
@@ -153,24 +182,35 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     # A path is up to date when its latest recorded content is what it holds now (a file changed
     # back to an earlier content is new again).
     latest_sha = {r["file_path"]: r["content_sha256"] for r in manifest}
+    # A file is read again when the declaration of its format changed since it was read (a
+    # site fixing its YAML gets the files it had quarantined back).
+    read_with = {r["file_path"]: r.get("format_fingerprint") for r in manifest
+                 if r["status"] in LIVE_STATUSES}
     live = {r["content_sha256"]: r["file_path"] for r in manifest if r["status"] in LIVE_STATUSES}
     for src in sources:
         stat = src.path.stat()
         sha = by_stat.get((src.relative, stat.st_size, stat.st_mtime_ns)) or file_sha256(src.path)
-        if latest_sha.get(src.relative) == sha:
+        fingerprint_now = src.format.fingerprint if src.format else None
+        reread = (latest_sha.get(src.relative) == sha and src.relative in read_with
+                  and read_with[src.relative] != fingerprint_now)
+        if latest_sha.get(src.relative) == sha and not reread:
             report.files_skipped += 1
             continue
         latest_sha[src.relative] = sha
-        # This path now delivers other content: its earlier live version is replaced.
+        # This path now delivers other content (or must be read again): its live version goes.
         for old in manifest:
             if old["file_path"] == src.relative and old["status"] in LIVE_STATUSES:
                 old["status"] = "superseded"
-                old["message"] = f"replaced by a changed file with the same name ({sha[:12]})"
                 live.pop(old["content_sha256"], None)
-                report.messages.append(f"{src.relative}: changed since last ingest; "
-                                       "the new version replaces the old one")
+                if reread:
+                    old["message"] = (f"read again: the declaration of format {src.format_name} "
+                                      "changed since this file was read")
+                else:
+                    old["message"] = f"replaced by a changed file with the same name ({sha[:12]})"
+                    report.messages.append(f"{src.relative}: changed since last ingest; "
+                                           "the new version replaces the old one")
         pending = PendingFile(src.relative, str(src.path), src.format_name, sha, stat.st_size,
-                              stat.st_mtime_ns, src.problem)
+                              stat.st_mtime_ns, src.problem, fmt=src.format)
         if sha in live:
             message = f"{src.relative}: same content as {live[sha]}; not ingested again"
             log.warning(message)
@@ -194,7 +234,7 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
         plan.pending.append(PendingFile(
             src.relative, str(src.path), src.format_name, row["content_sha256"], row["size_bytes"],
             row["mtime_ns"], src.problem,
-            note="re-ingested: the file whose content it duplicated was replaced"))
+            note="re-ingested: the file whose content it duplicated was replaced", fmt=src.format))
         live[row["content_sha256"]] = src.relative
         report.files_skipped -= 1
     plan.orphaned = {r["content_sha256"] for r in manifest if r["status"] == "superseded"} - set(live)
@@ -207,6 +247,7 @@ def _manifest_base(plan: IngestPlan, pending: PendingFile) -> dict:
         "content_sha256": pending.sha, "size_bytes": pending.size_bytes,
         "mtime_ns": pending.mtime_ns, "run_id": plan.run_id, "ingested_at": plan.now,
         "default_timezone": plan.default_timezone, "key_fingerprint": plan.fingerprint,
+        "format_fingerprint": pending.format_fingerprint,
         "rows_read": None, "rows_quarantined": None, "rows_written": None, "message": None,
     }
 
@@ -214,18 +255,19 @@ def _manifest_base(plan: IngestPlan, pending: PendingFile) -> dict:
 _local = threading.local()
 
 
-def _thread_connection():
+def _thread_connection(memory_limit: str | None, threads: int | None):
     """An in-memory DuckDB connection per thread, reused across the extracts it ingests."""
-    if getattr(_local, "con", None) is None:
-        _local.con = _connect()
+    if getattr(_local, "con", None) is None or _local.limits != (memory_limit, threads):
+        _local.con = _connect(memory_limit, threads)
+        _local.limits = (memory_limit, threads)
     return _local.con
 
 
 def ingest_pending(pending: PendingFile, lake: Lake, settings: Settings, key: bytes,
                    now: dt.datetime, con=None) -> dict:
     """Read one extract into the lake; return its ingest figures. Touches no shared state."""
-    con = con or _thread_connection()
-    fmt = registry().get(pending.format_name) if pending.problem is None else None
+    con = con or _thread_connection(settings.memory_limit, settings.threads)
+    fmt = pending.fmt if pending.problem is None else None
     src = SourceFile(Path(pending.path), pending.relative, fmt, pending.problem)
     return _ingest_one(con, src, pending.sha, lake, settings, key, now)
 
@@ -283,96 +325,173 @@ def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -
 
 def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
                 now: dt.datetime) -> dict:
-    fmt = src.format
-    if fmt is None:
+    """Stream one extract through Parquet scratch files into the lake (never held whole in memory)."""
+    if src.format is None:
         return _quarantine_whole_file(lake, sha, src, src.problem or "unreadable")
+    scratch = lake.root / "scratch" / f"{sha}-{os.getpid()}-{threading.get_ident()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    (scratch / "spill").mkdir(parents=True)
+    con.execute("set temp_directory = $d", {"d": str(scratch / "spill")})
+    try:
+        return _ingest_streamed(con, src, sha, lake, settings, key, now, scratch)
+    except duckdb.OutOfMemoryException as exc:
+        raise IngestMemoryError(
+            f"{src.relative}: reading it needs more memory than DuckDB may use "
+            f"(memory_limit {settings.memory_limit or 'default'}): {str(exc).splitlines()[0]}. "
+            "Raise memory_limit in wow.yaml (measured: 96MB is enough "
+            "for one thread, 128MB for two) or lower threads. Nothing of this file was published; the next run reads it again."
+        ) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
+                     now: dt.datetime, scratch: Path) -> dict:
+    fmt = src.format
+    assert fmt is not None
+    roles = fmt.role_columns
+    read_roles: dict[str, str | None] = {**{r: roles.get(r) for r in ROLES}, "time_1": fmt.time_columns[0],
+                  "time_2": fmt.time_columns[1] if len(fmt.time_columns) > 1 else None}
+    raw_path = scratch / "raw.parquet"
     try:
         if src.path.name.lower().endswith(".parquet"):
-            raw = load_parquet(con, src.path, "raw_events", fmt.columns)
-            header = [fmt.normalise_header(c) for c in raw.columns]
+            header = parquet_columns(con, src.path)
             problem = fmt.header_problem(header)
             if problem:
                 raise UnreadableFile(problem)
+            raw = stream_parquet(con, src.path, read_roles, raw_path)
         else:
-            header = [fmt.normalise_header(c) for c in read_header(src.path)]
+            header, delimiter = fmt.split_header(read_first_line(src.path, fmt.encoding))
             problem = fmt.header_problem(header)
             if problem:
                 raise UnreadableFile(problem)
-            raw = load_csv(con, src.path, "raw_events", header, fmt.columns)
+            raw = stream_csv(con, src.path, header, delimiter, fmt.quote, fmt.encoding,
+                             read_roles, raw_path)
     except UnreadableFile as exc:
         # Readers name the absolute path; published tables name the file as the landing zone does.
         return _quarantine_whole_file(lake, sha, src, str(exc).replace(str(src.path), src.relative))
 
+    # Patient and encounter ids are replaced by HMAC-SHA256 digests before any row is parsed,
+    # once per distinct id: HMAC(key, id) = sha256(opad || sha256(ipad || id)).
     ipad, opad = hmac_pads(key)
-    con.execute("create or replace temp table pseudonym_pads (ipad BLOB, opad BLOB)")
-    con.execute("insert into pseudonym_pads values ($i, $o)", {"i": ipad, "o": opad})
+    raw_sql = f"read_parquet('{raw_path}')"
+    for role, domain in (("patient_id", ""), ("encounter_id", "encounter:")):
+        con.execute(
+            f"""create or replace temp table {role}_keys as
+            select id, sha256($opad || unhex(sha256($ipad || encode($domain || wow_clean_id(id)))))
+                   as key
+            from (select distinct "{role}" as id from {raw_sql})
+            where wow_clean_id(id) is not null""",
+            {"ipad": ipad, "opad": opad, "domain": domain},
+        )
+    passthrough = ", ".join(f'r."{c}"' for c in read_roles if c not in ("patient_id", "encounter_id"))
     con.execute(
-        "create or replace temp table parsed as " + read_sql(fmt.sql),
-        {"default_timezone": settings.default_timezone,
-         "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE},
+        f"""create or replace temp view raw_events as
+        select r.source_line, {passthrough}, p.key as patient_key, e.key as encounter_key
+        from {raw_sql} r
+        left join patient_id_keys p on p.id = r.patient_id
+        left join encounter_id_keys e on e.id = r.encounter_id"""
     )
-    con.execute("drop table pseudonym_pads; drop table raw_events")
+    # md5 once per clinician, not per row (per row it is the slowest expression of the ingest).
+    con.execute(f"""create or replace temp table clinician_buckets as
+        select clinician_id, {BUCKET_SQL} as bucket
+        from (select distinct wow_clean_id(clinician_id) as clinician_id from {raw_sql})
+        where clinician_id is not null""")
+    # Parsed rows are sorted once, by bucket, clinician and time (rejects last): each bucket's
+    # events are then a contiguous, pre-sorted range that DuckDB reads by row-group statistics.
+    # Every step streams or spills, so a file larger than memory_limit goes through.
+    params = fmt.sql_params(header, settings.default_timezone)
+    parsed_path = scratch / "parsed.parquet"
+    con.execute(
+        f"""copy (
+            select p.*, b.bucket
+            from ({read_sql('ingest/declared_format.sql')}) p
+            left join clinician_buckets b using (clinician_id)
+            order by p.reject_reason is not null, b.bucket, p.clinician_id, p.event_at,
+                     p.source_line
+        ) to '{parsed_path}' (format parquet, compression zstd)""",
+        {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE},
+    )
+    con.execute("drop view raw_events; drop table patient_id_keys; drop table encounter_id_keys; "
+                "drop table clinician_buckets")
+    raw_path.unlink()
+    parsed = f"read_parquet('{parsed_path}')"
 
-    # Events land in one file per clinician bucket, sorted by clinician and time, written to a
-    # scratch folder first and moved into place only once complete.
-    scratch = lake.root / "events" / f".tmp-{sha}-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    con.execute(
-        f"""
-        copy (
-            select $source_file as source_file, source_line, $format as format, clinician_id,
-                   event_at, action, report_name, category_raw, patient_key, workstation_id,
-                   metric_id, process_id, csn_key, is_time_ambiguous, {BUCKET_SQL} as bucket
-            from parsed where reject_reason is null
-            order by bucket, clinician_id, event_at, source_line
-        ) to '{scratch}' (format parquet, compression zstd, partition_by (bucket),
-                          filename_pattern 'part_{{i}}', write_partition_columns true)
-        """,
-        {"source_file": src.relative, "format": fmt.name},
-    )
-    for part in sorted(scratch.glob("bucket=*/*.parquet")):
-        bucket = int(part.parent.name.split("=")[1])
+    # Events land in one file per clinician bucket, written to scratch first and moved into
+    # place only once complete.
+    for old in lake.events_paths(sha):
+        old.unlink()  # an earlier reading of this content (its format's declaration changed)
+    buckets = [r[0] for r in con.execute(
+        f"select distinct bucket from {parsed} where reject_reason is null order by 1").fetchall()]
+    for bucket in buckets:
+        part = scratch / f"bucket-{bucket:02d}.parquet"
+        con.execute(
+            f"""
+            copy (
+                select $source_file as source_file, source_line, $format as format, clinician_id,
+                       event_at, action, report_name, category_raw, patient_key, workstation_id,
+                       metric_id, process_id, encounter_key, is_time_ambiguous, bucket
+                from {parsed}
+                where reject_reason is null and bucket = $bucket
+            ) to '{part}' (format parquet, compression zstd)
+            """,
+            {"source_file": src.relative, "format": fmt.name, "bucket": bucket},
+        )
         target = lake.events_path(sha, bucket)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(part, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(part, target)
-    shutil.rmtree(scratch, ignore_errors=True)
-    extents_tmp = lake.extents_path(sha).with_name(f".{sha}.tmp-{os.getpid()}")
-    extents_tmp.parent.mkdir(parents=True, exist_ok=True)
+    extents_tmp = scratch / "extents.parquet"
     con.execute(
         f"""
         copy (
-            select clinician_id, {BUCKET_SQL} as bucket,
+            select clinician_id, bucket,
                    cast(timezone('UTC', event_at) as DATE) as event_date_utc, count(*) as events
-            from parsed where reject_reason is null
+            from {parsed}
+            where reject_reason is null
             group by all order by all
         ) to '{extents_tmp}' (format parquet)
         """
     )
+    lake.extents_path(sha).parent.mkdir(parents=True, exist_ok=True)
     os.replace(extents_tmp, lake.extents_path(sha))
 
-    rows_written = con.execute("select count(*) from parsed where reject_reason is null").fetchone()[0]
-    rejected = con.execute(
-        "select source_line, reject_reason, clinician_id from parsed "
-        "where reject_reason is not null order by source_line"
-    ).fetchall()
-    quarantine = [{"source_file": src.relative, "source_line": line, "reason": reason,
-                   "clinician_id": None} for line, reason in raw.rejects]
-    quarantine += [{"source_file": src.relative, "source_line": line, "reason": reason,
-                    "clinician_id": clinician} for line, reason, clinician in rejected]
-    quarantine.sort(key=lambda q: q["source_line"])
-    con.execute("drop table parsed")
-    if quarantine:
-        atomic_write_parquet(pa.Table.from_pylist(quarantine, schema=QUARANTINE_SCHEMA),
-                             lake.quarantine_path(sha))
+    rows_written, rows_rejected = con.execute(
+        f"select count(*) filter (where reject_reason is null), "
+        f"count(*) filter (where reject_reason is not null) from {parsed}").fetchall()[0]
+    con.register("reader_rejects", pa.Table.from_pylist(
+        [{"source_line": line, "reason": reason} for line, reason in raw.rejects],
+        schema=pa.schema([("source_line", pa.int64()), ("reason", pa.string())])))
+    n_quarantined = rows_rejected + len(raw.rejects)
+    quarantine_path = lake.quarantine_path(sha)
+    if n_quarantined:
+        quarantine_tmp = scratch / "quarantine.parquet"
+        con.execute(
+            f"""
+            copy (
+                select $source_file as source_file, source_line, reason, clinician_id from (
+                    select source_line, reason, null::VARCHAR as clinician_id from reader_rejects
+                    union all
+                    select source_line, reject_reason, clinician_id from {parsed}
+                    where reject_reason is not null
+                ) order by source_line
+            ) to '{quarantine_tmp}' (format parquet)
+            """,
+            {"source_file": src.relative},
+        )
+        examples = con.execute(
+            f"select source_line, reason from read_parquet('{quarantine_tmp}') "
+            "order by source_line limit 5").fetchall()
+        for line, reason in examples:
+            log.warning("%s line %s: %s", src.relative, line, reason)
+        if n_quarantined > len(examples):
+            log.warning("%s: %d more rows quarantined", src.relative, n_quarantined - len(examples))
+        quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(quarantine_tmp, quarantine_path)
     else:
-        lake.quarantine_path(sha).unlink(missing_ok=True)
-        for q in quarantine[:5]:
-            log.warning("%s line %s: %s", q["source_file"], q["source_line"], q["reason"])
-        if len(quarantine) > 5:
-            log.warning("%s: %d more rows quarantined", src.relative, len(quarantine) - 5)
-    return {"status": "ingested", "rows_read": raw.rows_read, "rows_quarantined": len(quarantine),
+        quarantine_path.unlink(missing_ok=True)
+    con.unregister("reader_rejects")
+    return {"status": "ingested", "rows_read": raw.rows_read, "rows_quarantined": n_quarantined,
             "rows_written": rows_written,
-            "message": (f"{len(quarantine)} row(s) quarantined" if quarantine else None)}
+            "message": (f"{n_quarantined} row(s) quarantined" if n_quarantined else None)}

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+
+# DuckDB's CSV buffer (per reading thread): small enough that a tight memory_limit still
+# leaves room to sort and write, large enough to read at full speed.
+CSV_BUFFER_BYTES = 4 << 20
 
 
 class UnreadableFile(Exception):
@@ -23,23 +29,42 @@ class RawRead:
     rejects: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
 
-def read_header(path: Path) -> list[str]:
-    """Return the header's column names, stripped; raise UnreadableFile with the reason."""
-    opener = gzip.open if path.name.endswith(".gz") else open
+def read_first_line(path: Path, encoding: str = "utf-8") -> str:
+    """The file's first line as text (BOM and line end removed); raise UnreadableFile with why."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
-            first = fh.readline(1 << 20)
+            head = fh.read(1 << 20)
     except (OSError, EOFError, zlib.error) as exc:
+        if opener is gzip.open:
+            raise UnreadableFile(f"truncated or corrupt gzip file: {exc}") from None
         raise UnreadableFile(f"cannot read file: {exc}") from None
-    if not first.strip():
+    if not head.strip():
         raise UnreadableFile("empty file: no header line")
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnreadableFile("header line is not UTF-8 text") from None
-    if "\x00" in text:
+    if encoding == "utf-16":
+        try:
+            text = head[: len(head) - len(head) % 2].decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnreadableFile("header line is not UTF-16 text") from None
+    else:
+        if b"\x00" in head.split(b"\n", 1)[0]:
+            raise UnreadableFile("not a CSV file (binary content in the header line)")
+        first = head.split(b"\n", 1)[0]
+        try:
+            text = first.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+        except UnicodeDecodeError:
+            raise UnreadableFile(f"header line is not {encoding} text") from None
+    line = text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    if "\x00" in line:
         raise UnreadableFile("not a CSV file (binary content in the header line)")
-    return [c.strip().strip('"').strip() for c in text.rstrip("\r\n").split(",")]
+    if not line.strip():
+        raise UnreadableFile("empty header line")
+    return line
+
+
+def read_header(path: Path) -> list[str]:
+    """Return a comma-separated header's column names, stripped (reference files)."""
+    return [c.strip().strip('"').strip() for c in read_first_line(path).split(",")]
 
 
 def load_csv(con, path: Path, table: str, columns: list[str], wanted: list[str]) -> RawRead:
@@ -126,26 +151,140 @@ def load_csv(con, path: Path, table: str, columns: list[str], wanted: list[str])
     )
 
 
-def load_parquet(con, path: Path, table: str, wanted: list[str]) -> RawRead:
-    """Load a Parquet extract as VARCHAR columns; source_line is the 1-based row number."""
+@dataclass
+class StreamedRead:
+    """An extract streamed to a Parquet file of role columns with physical line numbers."""
+
+    rows_read: int
+    rejects: list[tuple[int, str]]  # (physical line, reason) of records the reader rejected
+
+
+def stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, encoding: str,
+               roles: dict[str, str | None], out: Path) -> StreamedRead:
+    """Stream a delimited extract to `out`: source_line and one VARCHAR column per role.
+
+    `roles` maps role name -> the header's column (as the header spells it). Nothing is held in
+    memory but DuckDB's buffers: the file is read once into Parquet, with each record's count
+    of embedded newlines, and line numbers are fixed up from the (few) rejected records and
+    multi-line records.
+    """
+    spec = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    position = {name.lower(): i for i, name in enumerate(header)}
+    select_roles = ", ".join(
+        (f'c{position[col.lower()]} as "{role}"' if col is not None and col.lower() in position
+         else f'null::VARCHAR as "{role}"') for role, col in roles.items())
+    # Embedded newlines are rare: count them only in records that have one.
+    has_newline = " or ".join(f"contains(c{i}, chr(10))" for i in range(len(header))) or "false"
+    newline_count = " + ".join(
+        f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)"
+        for i in range(len(header))) or "0"
+    newline_terms = f"case when {has_newline} then {newline_count} else 0 end"
+    staged = out.with_name(out.stem + "-records.parquet")
     try:
-        names = [r[0] for r in con.execute(
+        con.execute("drop table if exists reject_errors; drop table if exists reject_scans;")
+        con.execute(
+            f"""
+            copy (
+                select row_number() over () + 1 as source_line,
+                       ({newline_terms})::INTEGER as extra_newlines,
+                       {select_roles}
+                from read_csv($path, header = true, auto_detect = false, columns = $spec,
+                              delim = $delim, quote = $quote, escape = $quote, encoding = $enc,
+                              store_rejects = true, buffer_size = {CSV_BUFFER_BYTES})
+            ) to '{staged}' (format parquet, compression zstd)
+            """,
+            {"path": str(path), "spec": spec, "delim": delimiter, "quote": quote, "enc": encoding},
+        )
+        rejects = con.execute(
+            "select line, error_type, error_message from reject_errors order by line"
+        ).fetchall()
+    except Exception as exc:  # duckdb raises a family of errors for unreadable input
+        if "out of memory" in str(exc).lower():
+            raise
+        message = str(exc).splitlines()[0]
+        if path.name.lower().endswith(".gz"):
+            raise UnreadableFile(f"cannot read as gzip-compressed CSV (truncated or corrupt?): "
+                                 f"{message}") from None
+        raise UnreadableFile(f"cannot read as CSV: {message}") from None
+
+    # DuckDB numbers a rejected record by its ordinal among all records (+1 for the header), not
+    # by physical line. A good record's physical line is 1 + its ordinal + the embedded newlines
+    # of the good records before it (a rejected record is taken as one line); the offset from
+    # record_no + 1 is a step function with a step at each reject and each multi-line record.
+    reasons: dict[int, str] = {}
+    for line, error_type, message in rejects:
+        reasons.setdefault(int(line) - 1, f"malformed CSV record ({error_type.lower()}): {message}")
+    ordinals = sorted(reasons)
+    n_good, extras = con.execute(
+        f"select count(*), list((source_line - 1, extra_newlines) order by source_line) "
+        f"filter (where extra_newlines > 0) from read_parquet('{staged}')"
+    ).fetchall()[0]
+    extras = [(int(k), int(e)) for k, e in (extras or [])]
+    # Good records before reject i: its ordinal - 1 - (rejects before it).
+    good_before = [o - 1 - i for i, o in enumerate(ordinals)]
+    steps: dict[int, int] = {}
+    for g in good_before:
+        steps[g + 1] = steps.get(g + 1, 0) + 1
+    for k, e in extras:
+        steps[k + 1] = steps.get(k + 1, 0) + e
+    starts, offsets, total = [], [], 0
+    for k in sorted(steps):
+        total += steps[k]
+        starts.append(k)
+        offsets.append(total)
+    reject_pairs = []
+    for o, g in zip(ordinals, good_before, strict=True):
+        extra_before = sum(e for k, e in extras if k <= g)
+        reject_pairs.append((1 + o + extra_before, reasons[o]))
+    columns = ", ".join(f'r."{role}"' for role in roles)
+    if not steps:
+        os.replace(staged, out)  # line = record number + 1 (the header is line 1)
+    else:
+        con.register("step_table", pa.table({
+            "start_record": pa.array(starts, pa.int64()),
+            "line_offset": pa.array(offsets, pa.int64())}))
+        con.execute(
+            f"""
+            copy (
+                select (r.source_line + coalesce(s.line_offset, 0))::BIGINT as source_line,
+                       {columns}
+                from read_parquet('{staged}') r
+                asof left join step_table s on r.source_line - 1 >= s.start_record
+                order by r.source_line
+            ) to '{out}' (format parquet, compression zstd)
+            """
+        )
+        con.unregister("step_table")
+        staged.unlink()
+    return StreamedRead(rows_read=int(n_good) + len(ordinals), rejects=reject_pairs)
+
+
+def stream_parquet(con, path: Path, roles: dict[str, str | None], out: Path) -> StreamedRead:
+    """Stream a Parquet extract to `out` like stream_csv; source_line is the 1-based row number."""
+    names = parquet_columns(con, path)
+    by_lower = {n.lower(): n for n in names}
+    select_cols = ", ".join(
+        (f'cast("{by_lower[col.lower()]}" as VARCHAR) as "{role}"'
+         if col is not None and col.lower() in by_lower
+         else f'null::VARCHAR as "{role}"') for role, col in roles.items())
+    try:
+        con.execute(
+            f"""copy (select row_number() over () as source_line, {select_cols}
+                      from read_parquet($p)) to '{out}' (format parquet, compression zstd)""",
+            {"p": str(path)},
+        )
+    except Exception as exc:
+        raise UnreadableFile(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
+    n = con.execute(f"select count(*) from read_parquet('{out}')").fetchall()[0][0]
+    return StreamedRead(rows_read=int(n), rejects=[])
+
+
+def parquet_columns(con, path: Path) -> list[str]:
+    """The leaf column names of a Parquet extract; raise UnreadableFile when it is not one."""
+    try:
+        return [r[0] for r in con.execute(
             "select name from parquet_schema($p) where num_children is null or num_children = 0",
             {"p": str(path)},
         ).fetchall()]
     except Exception as exc:
         raise UnreadableFile(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
-    select_cols = ", ".join(
-        (f'cast("{w}" as VARCHAR) as "{w}"' if w in names else f'null::VARCHAR as "{w}"')
-        for w in wanted
-    )
-    try:
-        con.execute(
-            f"""create or replace temp table {table} as
-            select row_number() over () as source_line, {select_cols} from read_parquet($p)""",
-            {"p": str(path)},
-        )
-    except Exception as exc:
-        raise UnreadableFile(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
-    n = con.execute(f"select count(*) from {table}").fetchone()[0]
-    return RawRead(columns=names, rows_read=n)

@@ -1,0 +1,143 @@
+-- ingest_declared_format
+-- Grain: one row per data record of one extract file, of any format declared in
+-- schemas/formats/*.yml (or a site's <landing>/formats/*.yml).
+-- Parses and checks each record; `reject_reason` is NULL for a good row, else why it goes to
+-- quarantine. Patient and encounter ids arrive here already replaced by keyed hashes (SPEC 7),
+-- and a reason never echoes a value that failed to parse: it gives the value's shape (digits as
+-- 9, letters as A), since a shifted column can put a patient id where a time should be.
+-- Inputs: raw_events (source_line and one VARCHAR column per role: clinician_id, action,
+--         report_name, category, patient_key, encounter_key, workstation_id, metric_id,
+--         process_id, time_1, time_2; absent ones NULL).
+-- Params: $time_column_1/2 (the declared time columns, for messages), $time_zone_1/2 (where a
+--         time without an offset is read: UTC for utc_instant, else default_timezone),
+--         $time_is_local_1/2, $time_columns_text, $clinician_column, $action_column,
+--         $use_iso8601, $use_patterns, $patterns (strptime wall-clock patterns),
+--         $not_after (latest plausible instant), $not_before
+with raw as (select * from raw_events),
+
+trimmed as (
+    select
+        source_line,
+        wow_clean_id(clinician_id) as clinician_id,
+        wow_clean(time_1) as time_text_1,
+        wow_clean(time_2) as time_text_2,
+        wow_clean(action) as action,
+        coalesce(wow_clean(report_name), '') as report_name,
+        lower(wow_clean(category)) as category_raw,
+        patient_key,
+        encounter_key,
+        coalesce(wow_clean(workstation_id), '') as workstation_id,
+        wow_clean(metric_id) as metric_id,
+        wow_clean(process_id) as process_id
+    from raw
+),
+
+-- The first declared time column holding a value is the event's time: a value that does not
+-- parse is not replaced by the next column.
+chosen as (
+    select
+        *,
+        case when time_text_1 is not null then 1 when time_text_2 is not null then 2 end as time_slot,
+        coalesce(time_text_1, time_text_2) as time_text
+    from trimmed
+),
+
+slotted as (
+    select
+        *,
+        case when time_slot = 2 then $time_column_2 else $time_column_1 end as time_column,
+        case when time_slot = 2 then $time_zone_2 else $time_zone_1 end as naive_zone,
+        case when time_slot = 2 then $time_is_local_2 else $time_is_local_1 end as is_local,
+        -- Fast path: ISO-8601 without an offset (most rows of most extracts) is DuckDB's own
+        -- timestamp text. Its cast would drop an offset, so texts that may carry one (or are
+        -- not date-and-time shaped) take the full reading below.
+        case
+            when $use_iso8601 and length(time_text) between 16 and 26
+                 and substr(time_text, 5, 1) = '-' and substr(time_text, 8, 1) = '-'
+                 and substr(time_text, 11, 1) in ('T', ' ')
+                 and not contains(substr(time_text, 12), '-')
+                 and not contains(time_text, '+')
+                 and right(time_text, 1) between '0' and '9'
+                then try_cast(time_text as TIMESTAMP)
+        end as iso_plain_wall
+    from chosen
+),
+
+-- CASE, not coalesce over eager operands: each later reading runs only on rows the earlier
+-- ones could not read.
+walled as (
+    select
+        *,
+        case when iso_plain_wall is null and $use_iso8601 then wow_iso_parts(time_text) end as parts
+    from slotted
+),
+
+readings as (
+    select
+        *,
+        case
+            when iso_plain_wall is not null then iso_plain_wall
+            when wow_iso_wall(parts) is not null then wow_iso_wall(parts)
+            when $use_patterns then coalesce(try_strptime(time_text, $patterns[1]),
+                                             try_strptime(time_text, $patterns))
+        end as wall_at,
+        case when iso_plain_wall is null and wow_iso_wall(parts) is not null
+             then coalesce(parts.tz, '') else '' end as offset_text
+    from walled
+),
+
+instants as (
+    select
+        *,
+        case
+            when wall_at is null then null
+            when offset_text <> '' then wow_iso_instant(wall_at, offset_text, 'UTC')
+            when not is_local or naive_zone = 'UTC' then timezone('UTC', wall_at)
+            else wow_local_to_instant(naive_zone, wall_at)
+        end as event_at,
+        -- CASE, not AND: DuckDB evaluates every operand of AND on every row, and the ICU probes
+        -- are only needed for local wall-clock times in a zone with DST.
+        case
+            when offset_text = '' and is_local and naive_zone <> 'UTC' and wall_at is not null
+                then wow_is_ambiguous_local(naive_zone, wall_at)
+            else false
+        end as is_time_ambiguous
+    from readings
+),
+
+checked as (
+    select
+        *,
+        case
+            when clinician_id is null then 'missing ' || $clinician_column
+            when time_text is null then 'missing ' || $time_columns_text
+            when wall_at is null
+                then 'unparseable ' || time_column || ' (value ' || wow_value_shape(time_text) || ')'
+            when event_at is null
+                then time_column || ' ' || time_text || ' does not exist in ' || naive_zone
+                     || ' (DST gap)'
+            when action is null then 'missing ' || $action_column
+            when event_at < $not_before then time_column || ' ' || time_text || ' is before 1990'
+            when event_at > $not_after then time_column || ' ' || time_text || ' is in the future'
+            when category_raw is not null
+                 and category_raw not in ('inbox', 'notes', 'orders', 'chart_review', 'other', 'exclude')
+                then 'unknown category (value ' || wow_value_shape(category_raw) || ')'
+        end as reject_reason
+    from instants
+)
+
+select
+    source_line::BIGINT as source_line,
+    clinician_id,
+    event_at::TIMESTAMPTZ as event_at,
+    action,
+    report_name,
+    category_raw,
+    patient_key,
+    workstation_id,
+    metric_id,
+    process_id,
+    encounter_key,
+    coalesce(is_time_ambiguous, false) as is_time_ambiguous,
+    reject_reason
+from checked
