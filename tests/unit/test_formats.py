@@ -168,3 +168,14 @@ def test_invalid_declaration_is_refused_naming_file_and_problem(tmp_path: Path, 
     with pytest.raises(FormatError, match=message) as info:
         load_declaration(path)
     assert str(path) in str(info.value)
+
+
+def test_site_format_in_utf16_with_a_bom_is_read(landing):
+    relative = _site_landing(landing, SITE_FORMAT.replace('delimiters: ["\\t"]',
+                                                          'delimiters: ["\\t"]\nencoding: utf-16'))
+    path = landing.root / relative
+    path.write_bytes(path.read_text().replace("d7", "dé7").encode("utf-16"))  # BOM + UTF-16-LE
+    pub = landing.run()
+    assert quarantined(pub, relative) == []
+    assert pub.day("dé7", "2026-03-02")["ehr_minutes"] == 4.0
+    assert_reconciles(pub)

@@ -182,8 +182,8 @@ def test_truncated_gzip_larger_than_its_header_is_quarantined_whole(landing):
 # ---------------------------------------------------------------------------------------------
 
 def test_file_larger_than_the_memory_limit_is_streamed_with_exact_line_numbers(tmp_path: Path):
-    """2.4M rows (about 150 MB of CSV, more as DuckDB strings) under a 128 MB limit."""
-    n = 2_400_000
+    """2.8M rows (about 175 MB of CSV, more as DuckDB strings) under a 160 MB limit."""
+    n = 2_800_000
     path = tmp_path / "big.csv"
     with duckdb.connect() as con:
         con.execute(f"""copy (
@@ -193,13 +193,13 @@ def test_file_larger_than_the_memory_limit_is_streamed_with_exact_line_numbers(t
                    'Chart opened' as action, 'ZPAT-' || (i % 50021) as patient_id,
                    'line-' || (i + 2) as workstation_id
             from range({n}) r(i)) to '{path}' (header)""")
-    assert path.stat().st_size > 140_000_000
+    assert path.stat().st_size > 165_000_000
     lake = Lake(tmp_path / "warehouse")
     fmt = registry().get("canonical")
-    con = _connect("128MB", threads=2)
+    con = _connect("160MB", threads=2)
     try:
         result = _ingest_one(con, SourceFile(path, NIGHT, fmt), "f" * 64, lake,
-                             Settings(memory_limit="128MB", threads=2), TEST_KEY,
+                             Settings(memory_limit="160MB", threads=2), TEST_KEY,
                              dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     finally:
         con.close()

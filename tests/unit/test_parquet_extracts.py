@@ -43,13 +43,13 @@ def test_unknown_format_folder_and_file_type_are_recorded_not_skipped(landing) -
     (landing.root / "audit" / "meditech").mkdir(parents=True)
     (landing.root / "audit" / "meditech" / "log.csv").write_text("a,b\n1,2\n")
     landing.canonical([{"clinician_id": "c2", "event_time": "2026-03-02T14:00:00Z", "action": "a"}])
-    (landing.root / "audit" / "canonical" / "notes.txt").write_text("hello\n")
+    (landing.root / "audit" / "canonical" / "notes.docx").write_text("hello\n")
     pub = landing.run()
     rows = pub.query("select file_path, status, format from ingest_manifest "
                      "where file_kind = 'audit_extract' order by file_path")
     assert rows == [
         {"file_path": "audit/canonical/events.csv", "status": "ingested", "format": "canonical"},
-        {"file_path": "audit/canonical/notes.txt", "status": "quarantined", "format": "canonical"},
+        {"file_path": "audit/canonical/notes.docx", "status": "quarantined", "format": "canonical"},
         {"file_path": "audit/meditech/log.csv", "status": "quarantined", "format": "meditech"},
     ]
     reasons = [r["reason"] for r in pub.query("select reason from quarantine order by source_file")]

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 EXTRACT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".parquet")
 NOT_BEFORE = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+# Identifier roles replaced by keyed hashes as the file is first read (SPEC 7): role ->
+# (lake column, HMAC domain prefix). The prefix keeps an encounter key from ever equalling the
+# patient key of the same digits.
+PSEUDONYMISED = {"patient_id": ("patient_key", ""), "encounter_id": ("encounter_key", "encounter:")}
 QUARANTINE_SCHEMA = pa.schema([
     ("source_file", pa.string()),
     ("source_line", pa.int64()),
@@ -169,6 +173,8 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     manifest = lake.load_manifest()
     _check_lake_compatible(manifest, settings, fingerprint)
     report = IngestReport()
+    # Scratch of an ingest that died (one run at a time writes a warehouse) is of no use.
+    shutil.rmtree(lake.root / "scratch", ignore_errors=True)
     formats = registry(landing)
     for warning in formats.warnings:
         log.warning(warning)
@@ -332,14 +338,16 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "spill").mkdir(parents=True)
     con.execute("set temp_directory = $d", {"d": str(scratch / "spill")})
+    # Record numbers (row_number() over ()) follow the file's order only while DuckDB keeps it.
+    con.execute("set preserve_insertion_order = true")
     try:
         return _ingest_streamed(con, src, sha, lake, settings, key, now, scratch)
     except duckdb.OutOfMemoryException as exc:
         raise IngestMemoryError(
             f"{src.relative}: reading it needs more memory than DuckDB may use "
             f"(memory_limit {settings.memory_limit or 'default'}): {str(exc).splitlines()[0]}. "
-            "Raise memory_limit in wow.yaml (measured: 96MB is enough "
-            "for one thread, 128MB for two) or lower threads. Nothing of this file was published; the next run reads it again."
+            "Raise memory_limit in wow.yaml (measured on a 3M-row extract: "
+            "160MB is enough with two threads) or lower threads. Nothing of this file was published; the next run reads it again."
         ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -353,67 +361,46 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     read_roles: dict[str, str | None] = {**{r: roles.get(r) for r in ROLES}, "time_1": fmt.time_columns[0],
                   "time_2": fmt.time_columns[1] if len(fmt.time_columns) > 1 else None}
     raw_path = scratch / "raw.parquet"
+    pads = hmac_pads(key)
     try:
         if src.path.name.lower().endswith(".parquet"):
             header = parquet_columns(con, src.path)
             problem = fmt.header_problem(header)
             if problem:
                 raise UnreadableFile(problem)
-            raw = stream_parquet(con, src.path, read_roles, raw_path)
+            raw = stream_parquet(con, src.path, read_roles, raw_path, PSEUDONYMISED, pads)
         else:
             header, delimiter = fmt.split_header(read_first_line(src.path, fmt.encoding))
             problem = fmt.header_problem(header)
             if problem:
                 raise UnreadableFile(problem)
             raw = stream_csv(con, src.path, header, delimiter, fmt.quote, fmt.encoding,
-                             read_roles, raw_path)
+                             read_roles, raw_path, PSEUDONYMISED, pads)
     except UnreadableFile as exc:
         # Readers name the absolute path; published tables name the file as the landing zone does.
         return _quarantine_whole_file(lake, sha, src, str(exc).replace(str(src.path), src.relative))
 
-    # Patient and encounter ids are replaced by HMAC-SHA256 digests before any row is parsed,
-    # once per distinct id: HMAC(key, id) = sha256(opad || sha256(ipad || id)).
-    ipad, opad = hmac_pads(key)
     raw_sql = f"read_parquet('{raw_path}')"
-    for role, domain in (("patient_id", ""), ("encounter_id", "encounter:")):
-        con.execute(
-            f"""create or replace temp table {role}_keys as
-            select id, sha256($opad || unhex(sha256($ipad || encode($domain || wow_clean_id(id)))))
-                   as key
-            from (select distinct "{role}" as id from {raw_sql})
-            where wow_clean_id(id) is not null""",
-            {"ipad": ipad, "opad": opad, "domain": domain},
-        )
-    passthrough = ", ".join(f'r."{c}"' for c in read_roles if c not in ("patient_id", "encounter_id"))
-    con.execute(
-        f"""create or replace temp view raw_events as
-        select r.source_line, {passthrough}, p.key as patient_key, e.key as encounter_key
-        from {raw_sql} r
-        left join patient_id_keys p on p.id = r.patient_id
-        left join encounter_id_keys e on e.id = r.encounter_id"""
-    )
+    con.execute(f"create or replace temp view raw_events as select * from {raw_sql}")
+    # From here on rows carry their line numbers: DuckDB need not keep their order, which saves
+    # the memory it would spend reordering parallel work.
+    con.execute("set preserve_insertion_order = false")
     # md5 once per clinician, not per row (per row it is the slowest expression of the ingest).
     con.execute(f"""create or replace temp table clinician_buckets as
         select clinician_id, {BUCKET_SQL} as bucket
         from (select distinct wow_clean_id(clinician_id) as clinician_id from {raw_sql})
         where clinician_id is not null""")
-    # Parsed rows are sorted once, by bucket, clinician and time (rejects last): each bucket's
-    # events are then a contiguous, pre-sorted range that DuckDB reads by row-group statistics.
-    # Every step streams or spills, so a file larger than memory_limit goes through.
+    # Parsing streams (no step holds the file); each bucket's events are then sorted on their
+    # own, so the largest sort is a sixteenth of the file and a file larger than memory_limit
+    # goes through.
     params = fmt.sql_params(header, settings.default_timezone)
     parsed_path = scratch / "parsed.parquet"
     con.execute(
-        f"""copy (
-            select p.*, b.bucket
-            from ({read_sql('ingest/declared_format.sql')}) p
-            left join clinician_buckets b using (clinician_id)
-            order by p.reject_reason is not null, b.bucket, p.clinician_id, p.event_at,
-                     p.source_line
-        ) to '{parsed_path}' (format parquet, compression zstd)""",
+        f"copy ({read_sql('ingest/declared_format.sql')}) to '{parsed_path}' "
+        "(format parquet, compression zstd)",
         {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE},
     )
-    con.execute("drop view raw_events; drop table patient_id_keys; drop table encounter_id_keys; "
-                "drop table clinician_buckets")
+    con.execute("drop view raw_events")
     raw_path.unlink()
     parsed = f"read_parquet('{parsed_path}')"
 
@@ -422,7 +409,7 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     for old in lake.events_paths(sha):
         old.unlink()  # an earlier reading of this content (its format's declaration changed)
     buckets = [r[0] for r in con.execute(
-        f"select distinct bucket from {parsed} where reject_reason is null order by 1").fetchall()]
+        "select distinct bucket from clinician_buckets order by 1").fetchall()]
     for bucket in buckets:
         part = scratch / f"bucket-{bucket:02d}.parquet"
         con.execute(
@@ -430,9 +417,12 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
             copy (
                 select $source_file as source_file, source_line, $format as format, clinician_id,
                        event_at, action, report_name, category_raw, patient_key, workstation_id,
-                       metric_id, process_id, encounter_key, is_time_ambiguous, bucket
+                       metric_id, process_id, encounter_key, is_time_ambiguous,
+                       $bucket::INTEGER as bucket
                 from {parsed}
-                where reject_reason is null and bucket = $bucket
+                where reject_reason is null and clinician_id in (
+                    select clinician_id from clinician_buckets where bucket = $bucket)
+                order by clinician_id, event_at, source_line
             ) to '{part}' (format parquet, compression zstd)
             """,
             {"source_file": src.relative, "format": fmt.name, "bucket": bucket},
@@ -446,16 +436,20 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     con.execute(
         f"""
         copy (
-            select clinician_id, bucket,
-                   cast(timezone('UTC', event_at) as DATE) as event_date_utc, count(*) as events
-            from {parsed}
-            where reject_reason is null
-            group by all order by all
+            select clinician_id, bucket, event_date_utc, events
+            from (
+                select clinician_id, cast(timezone('UTC', event_at) as DATE) as event_date_utc,
+                       count(*) as events
+                from {parsed} where reject_reason is null
+                group by all
+            ) join clinician_buckets using (clinician_id)
+            order by all
         ) to '{extents_tmp}' (format parquet)
         """
     )
     lake.extents_path(sha).parent.mkdir(parents=True, exist_ok=True)
     os.replace(extents_tmp, lake.extents_path(sha))
+    con.execute("drop table clinician_buckets")
 
     rows_written, rows_rejected = con.execute(
         f"select count(*) filter (where reject_reason is null), "

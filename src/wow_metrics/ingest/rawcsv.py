@@ -160,19 +160,22 @@ class StreamedRead:
 
 
 def stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, encoding: str,
-               roles: dict[str, str | None], out: Path) -> StreamedRead:
+               roles: dict[str, str | None], out: Path,
+               pseudonymise: dict[str, tuple[str, str]], pads: tuple[bytes, bytes]) -> StreamedRead:
     """Stream a delimited extract to `out`: source_line and one VARCHAR column per role.
 
-    `roles` maps role name -> the header's column (as the header spells it). Nothing is held in
-    memory but DuckDB's buffers: the file is read once into Parquet, with each record's count
-    of embedded newlines, and line numbers are fixed up from the (few) rejected records and
-    multi-line records.
+    `roles` maps role name -> the header's column (as the header spells it). Roles named in
+    `pseudonymise` (role -> (output column, domain prefix)) are written only as HMAC-SHA256 keys
+    under `pads` (inner, outer), so no identifier reaches even a scratch file in the clear.
+    Nothing is held in memory but DuckDB's buffers: the file is read once into Parquet, with
+    each record's count of embedded newlines, and line numbers are fixed up from the (few)
+    rejected records and multi-line records.
     """
     spec = {f"c{i}": "VARCHAR" for i in range(len(header))}
     position = {name.lower(): i for i, name in enumerate(header)}
-    select_roles = ", ".join(
-        (f'c{position[col.lower()]} as "{role}"' if col is not None and col.lower() in position
-         else f'null::VARCHAR as "{role}"') for role, col in roles.items())
+    sources = {role: (f"c{position[col.lower()]}" if col is not None and col.lower() in position
+                      else "null::VARCHAR") for role, col in roles.items()}
+    select_roles = _select_roles(sources, pseudonymise)
     # Embedded newlines are rare: count them only in records that have one.
     has_newline = " or ".join(f"contains(c{i}, chr(10))" for i in range(len(header))) or "false"
     newline_count = " + ".join(
@@ -193,7 +196,8 @@ def stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, e
                               store_rejects = true, buffer_size = {CSV_BUFFER_BYTES})
             ) to '{staged}' (format parquet, compression zstd)
             """,
-            {"path": str(path), "spec": spec, "delim": delimiter, "quote": quote, "enc": encoding},
+            {"path": str(path), "spec": spec, "delim": delimiter, "quote": quote, "enc": encoding,
+             "ipad": pads[0], "opad": pads[1]},
         )
         rejects = con.execute(
             "select line, error_type, error_message from reject_errors order by line"
@@ -236,7 +240,8 @@ def stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, e
     for o, g in zip(ordinals, good_before, strict=True):
         extra_before = sum(e for k, e in extras if k <= g)
         reject_pairs.append((1 + o + extra_before, reasons[o]))
-    columns = ", ".join(f'r."{role}"' for role in roles)
+    columns = ", ".join(f'r."{pseudonymise[role][0] if role in pseudonymise else role}"'
+                        for role in roles)
     if not steps:
         os.replace(staged, out)  # line = record number + 1 (the header is line 1)
     else:
@@ -259,24 +264,41 @@ def stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, e
     return StreamedRead(rows_read=int(n_good) + len(ordinals), rejects=reject_pairs)
 
 
-def stream_parquet(con, path: Path, roles: dict[str, str | None], out: Path) -> StreamedRead:
+def stream_parquet(con, path: Path, roles: dict[str, str | None], out: Path,
+                   pseudonymise: dict[str, tuple[str, str]], pads: tuple[bytes, bytes]
+                   ) -> StreamedRead:
     """Stream a Parquet extract to `out` like stream_csv; source_line is the 1-based row number."""
     names = parquet_columns(con, path)
     by_lower = {n.lower(): n for n in names}
-    select_cols = ", ".join(
-        (f'cast("{by_lower[col.lower()]}" as VARCHAR) as "{role}"'
-         if col is not None and col.lower() in by_lower
-         else f'null::VARCHAR as "{role}"') for role, col in roles.items())
+    sources = {role: (f'cast("{by_lower[col.lower()]}" as VARCHAR)'
+                      if col is not None and col.lower() in by_lower else "null::VARCHAR")
+               for role, col in roles.items()}
+    select_cols = _select_roles(sources, pseudonymise)
     try:
         con.execute(
             f"""copy (select row_number() over () as source_line, {select_cols}
                       from read_parquet($p)) to '{out}' (format parquet, compression zstd)""",
-            {"p": str(path)},
+            {"p": str(path), "ipad": pads[0], "opad": pads[1]},
         )
     except Exception as exc:
         raise UnreadableFile(f"cannot read as Parquet: {str(exc).splitlines()[0]}") from None
     n = con.execute(f"select count(*) from read_parquet('{out}')").fetchall()[0][0]
     return StreamedRead(rows_read=int(n), rejects=[])
+
+
+def _select_roles(sources: dict[str, str], pseudonymise: dict[str, tuple[str, str]]) -> str:
+    """The select list of role columns; identifiers as HMAC-SHA256(key, domain || trimmed id),
+    computed as sha256(opad || sha256(ipad || m)) with the key's pads as $ipad and $opad."""
+    parts = []
+    for role, expr in sources.items():
+        if role in pseudonymise:
+            column, domain = pseudonymise[role]
+            value = f"wow_clean_id({expr})"
+            parts.append(f"case when {value} is not null then sha256($opad || unhex(sha256("
+                         f"$ipad || encode('{domain}' || {value})))) end as \"{column}\"")
+        else:
+            parts.append(f'{expr} as "{role}"')
+    return ", ".join(parts)
 
 
 def parquet_columns(con, path: Path) -> list[str]:
