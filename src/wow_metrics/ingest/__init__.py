@@ -390,26 +390,32 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
         select clinician_id, {BUCKET_SQL} as bucket
         from (select distinct wow_clean_id(clinician_id) as clinician_id from {raw_sql})
         where clinician_id is not null""")
-    # Parsing streams (no step holds the file); each bucket's events are then sorted on their
-    # own, so the largest sort is a sixteenth of the file and a file larger than memory_limit
-    # goes through.
+    # Parsing streams (no step holds the file) into one folder per clinician bucket (-1: rows
+    # without a clinician); each bucket's events are then sorted on their own, so the largest
+    # sort is about a sixteenth of the file and a file larger than memory_limit goes through.
     params = fmt.sql_params(header, settings.default_timezone)
-    parsed_path = scratch / "parsed.parquet"
-    con.execute(
-        f"copy ({read_sql('ingest/declared_format.sql')}) to '{parsed_path}' "
-        "(format parquet, compression zstd)",
-        {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE},
-    )
+    parsed_dir = scratch / "parsed"
+    parse_sql = f"""
+        select p.*, coalesce(b.bucket, -1) as bucket
+        from ({read_sql('ingest/declared_format.sql')}) p
+        left join clinician_buckets b using (clinician_id)"""
+    parse_params = {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE}
+    con.execute(f"copy ({parse_sql}) to '{parsed_dir}' "
+                "(format parquet, compression zstd, partition_by (bucket))", parse_params)
+    if not any(parsed_dir.glob("*/*.parquet")):  # a file with a header and no rows
+        (parsed_dir / "bucket=-1").mkdir(parents=True)
+        con.execute(f"copy ({parse_sql} limit 0) to '{parsed_dir}/bucket=-1/empty.parquet' "
+                    "(format parquet)", parse_params)
     con.execute("drop view raw_events")
     raw_path.unlink()
-    parsed = f"read_parquet('{parsed_path}')"
+    parsed = f"read_parquet('{parsed_dir}/*/*.parquet', hive_partitioning = false)"
 
     # Events land in one file per clinician bucket, written to scratch first and moved into
     # place only once complete.
     for old in lake.events_paths(sha):
         old.unlink()  # an earlier reading of this content (its format's declaration changed)
-    buckets = [r[0] for r in con.execute(
-        "select distinct bucket from clinician_buckets order by 1").fetchall()]
+    buckets = sorted(int(d.name.split("=")[1]) for d in parsed_dir.glob("bucket=*"))
+    buckets = [b for b in buckets if b >= 0]
     for bucket in buckets:
         part = scratch / f"bucket-{bucket:02d}.parquet"
         con.execute(
@@ -419,14 +425,17 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
                        event_at, action, report_name, category_raw, patient_key, workstation_id,
                        metric_id, process_id, encounter_key, is_time_ambiguous,
                        $bucket::INTEGER as bucket
-                from {parsed}
-                where reject_reason is null and clinician_id in (
-                    select clinician_id from clinician_buckets where bucket = $bucket)
+                from read_parquet('{parsed_dir}/bucket={bucket}/*.parquet',
+                                  hive_partitioning = false)
+                where reject_reason is null
                 order by clinician_id, event_at, source_line
             ) to '{part}' (format parquet, compression zstd)
             """,
             {"source_file": src.relative, "format": fmt.name, "bucket": bucket},
         )
+        if not con.execute(f"select count(*) from read_parquet('{part}')").fetchall()[0][0]:
+            part.unlink()  # a bucket whose rows were all quarantined
+            continue
         target = lake.events_path(sha, bucket)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(part, "rb") as fh:

@@ -175,7 +175,6 @@ def stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, e
     position = {name.lower(): i for i, name in enumerate(header)}
     sources = {role: (f"c{position[col.lower()]}" if col is not None and col.lower() in position
                       else "null::VARCHAR") for role, col in roles.items()}
-    select_roles = _select_roles(sources, pseudonymise)
     # Embedded newlines are rare: count them only in records that have one.
     has_newline = " or ".join(f"contains(c{i}, chr(10))" for i in range(len(header))) or "false"
     newline_count = " + ".join(
@@ -183,22 +182,55 @@ def stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, e
         for i in range(len(header))) or "0"
     newline_terms = f"case when {has_newline} then {newline_count} else 0 end"
     staged = out.with_name(out.stem + "-records.parquet")
+    reader = (f"read_csv($path, header = true, auto_detect = false, columns = $spec, "
+              f"delim = $delim, quote = $quote, escape = $quote, encoding = $enc, "
+              f"buffer_size = {CSV_BUFFER_BYTES}, ")
+    params = {"path": str(path), "spec": spec, "delim": delimiter, "quote": quote, "enc": encoding}
     try:
         con.execute("drop table if exists reject_errors; drop table if exists reject_scans;")
+        # Identifiers are hashed once per distinct value (an HMAC per row costs more than reading
+        # the file twice): a first scan collects them, and the main pass joins each row's key.
+        hashed = [role for role in pseudonymise if sources[role] != "null::VARCHAR"]
+        joins, keyed = [], {}
+        if hashed:
+            distinct_cols = ", ".join(f'{sources[r]} as "{r}"' for r in hashed)
+            con.execute(f"create or replace temp table _ids as select distinct {distinct_cols} "
+                        f"from {reader} ignore_errors = true)", params)
+            for role in hashed:
+                column, domain = pseudonymise[role]
+                con.execute(
+                    f"""create or replace temp table "_keys_{role}" as
+                    select id, sha256($opad || unhex(sha256($ipad || encode(
+                               $domain || wow_clean_id(id))))) as key
+                    from (select distinct "{role}" as id from _ids)
+                    where wow_clean_id(id) is not null""",
+                    {"ipad": pads[0], "opad": pads[1], "domain": domain})
+                joins.append(f'left join "_keys_{role}" k_{role} on k_{role}.id = r.{sources[role]}')
+                keyed[role] = f'k_{role}.key as "{column}"'
+            con.execute("drop table _ids")
+        select_roles = ", ".join(
+            keyed[role] if role in keyed
+            else f'null::VARCHAR as "{pseudonymise[role][0]}"' if role in pseudonymise
+            else f'r.{sources[role]} as "{role}"' if sources[role] != "null::VARCHAR"
+            else f'null::VARCHAR as "{role}"'
+            for role in roles)
+        # Record numbers are taken as the file is read, before any join reorders rows.
         con.execute(
             f"""
             copy (
-                select row_number() over () + 1 as source_line,
-                       ({newline_terms})::INTEGER as extra_newlines,
-                       {select_roles}
-                from read_csv($path, header = true, auto_detect = false, columns = $spec,
-                              delim = $delim, quote = $quote, escape = $quote, encoding = $enc,
-                              store_rejects = true, buffer_size = {CSV_BUFFER_BYTES})
+                select r.source_line, r.extra_newlines, {select_roles}
+                from (
+                    select row_number() over () + 1 as source_line,
+                           ({newline_terms})::INTEGER as extra_newlines, *
+                    from {reader} store_rejects = true)
+                ) r
+                {" ".join(joins)}
             ) to '{staged}' (format parquet, compression zstd)
             """,
-            {"path": str(path), "spec": spec, "delim": delimiter, "quote": quote, "enc": encoding,
-             "ipad": pads[0], "opad": pads[1]},
+            params,
         )
+        for role in hashed:
+            con.execute(f'drop table "_keys_{role}"')
         rejects = con.execute(
             "select line, error_type, error_message from reject_errors order by line"
         ).fetchall()
