@@ -277,3 +277,41 @@ def test_fuzzed_extracts_never_crash_and_always_reconcile(tmp_path_factory, head
         assert all(line is not None and line >= 2 and reason for line, reason in rows)
         assert "ZPAT-1" not in repr(rows)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _lake_rows(lake: Lake, sha: str) -> tuple[list[tuple], list[tuple]]:
+    with duckdb.connect() as con:
+        files = [str(p) for p in lake.events_paths(sha)]
+        events = con.execute("select * from read_parquet($f) order by all", {"f": files}
+                             ).fetchall() if files else []
+        q = lake.quarantine_path(sha)
+        rejects = con.execute("select * from read_parquet($p) order by all", {"p": str(q)}
+                              ).fetchall() if q.exists() else []
+    return events, rejects
+
+
+@pytest.mark.parametrize("content", [
+    b"clinician_id,event_time,action,patient_id\n",                       # header only
+    b"clinician_id,event_time,action\n,2026-03-02T14:00:00Z,a\nc1,bad,a\n",  # every row rejected
+    b"clinician_id,event_time,action,patient_id\r\nc1,2026-03-02T14:00:00Z,a,P1\r\n"
+    b"c2,2026-03-02T14:01:00Z,a,P2,extra\r\n,2026-03-02T14:01:00Z,a,P3\r\n"
+    b'c3,2026-03-02T14:02:00Z,"multi\nline",P1\r\nc1,2026-03-02T14:03:00Z,a,\r\n',
+])
+def test_streamed_and_in_memory_paths_write_the_same_lake(tmp_path: Path, monkeypatch, content):
+    """Large extracts stream bucket by bucket, small ones are parsed in memory: same rows."""
+    import wow_metrics.ingest as ingest
+
+    path = tmp_path / "night.csv"
+    path.write_bytes(content)
+    results = []
+    for threshold in (ingest.SMALL_EXTRACT_BYTES, 0):
+        monkeypatch.setattr(ingest, "SMALL_EXTRACT_BYTES", threshold)
+        lake = Lake(tmp_path / f"wh-{threshold}")
+        con = _connect()
+        try:
+            result = _ingest_one(con, SourceFile(path, NIGHT, registry().get("canonical")), "c" * 64,
+                                 lake, Settings(), TEST_KEY, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+        finally:
+            con.close()
+        results.append((result, _lake_rows(lake, "c" * 64)))
+    assert results[0] == results[1]

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 EXTRACT_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".parquet")
 NOT_BEFORE = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+# Below this size (uncompressed, estimated) an extract is parsed in memory and written in one
+# statement; above it, it is streamed through scratch files bucket by bucket.
+SMALL_EXTRACT_BYTES = 32 << 20
 # Identifier roles replaced by keyed hashes as the file is first read (SPEC 7): role ->
 # (lake column, HMAC domain prefix). The prefix keeps an encounter key from ever equalling the
 # patient key of the same digits.
@@ -400,42 +403,61 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
         from ({read_sql('ingest/declared_format.sql')}) p
         left join clinician_buckets b using (clinician_id)"""
     parse_params = {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE}
-    con.execute(f"copy ({parse_sql}) to '{parsed_dir}' "
-                "(format parquet, compression zstd, partition_by (bucket))", parse_params)
-    if not any(parsed_dir.glob("*/*.parquet")):  # a file with a header and no rows
-        (parsed_dir / "bucket=-1").mkdir(parents=True)
-        con.execute(f"copy ({parse_sql} limit 0) to '{parsed_dir}/bucket=-1/empty.parquet' "
-                    "(format parquet)", parse_params)
-    con.execute("drop view raw_events")
-    raw_path.unlink()
-    parsed = f"read_parquet('{parsed_dir}/*/*.parquet', hive_partitioning = false)"
-
-    # Events land in one file per clinician bucket, written to scratch first and moved into
-    # place only once complete.
     for old in lake.events_paths(sha):
         old.unlink()  # an earlier reading of this content (its format's declaration changed)
-    buckets = sorted(int(d.name.split("=")[1]) for d in parsed_dir.glob("bucket=*"))
-    buckets = [b for b in buckets if b >= 0]
-    for bucket in buckets:
-        part = scratch / f"bucket-{bucket:02d}.parquet"
+    # Events land in one file per clinician bucket, sorted by clinician and time, written to
+    # scratch first and moved into place only once complete.
+    event_columns = """$source_file as source_file, source_line, $format as format, clinician_id,
+        event_at, action, report_name, category_raw, patient_key, workstation_id, metric_id,
+        process_id, encounter_key, is_time_ambiguous, bucket"""
+    event_params = {"source_file": src.relative, "format": fmt.name}
+    size = src.path.stat().st_size * (8 if src.path.name.lower().endswith(".gz") else 1)
+    if size < SMALL_EXTRACT_BYTES:
+        # A nightly file of a few clinicians: parse in memory and write every bucket at once
+        # (per-bucket statements would cost more than the data).
+        con.execute(f"create or replace temp table parsed_rows as {parse_sql}", parse_params)
+        parsed = "parsed_rows"
         con.execute(
-            f"""
-            copy (
-                select $source_file as source_file, source_line, $format as format, clinician_id,
-                       event_at, action, report_name, category_raw, patient_key, workstation_id,
-                       metric_id, process_id, encounter_key, is_time_ambiguous,
-                       $bucket::INTEGER as bucket
-                from read_parquet('{parsed_dir}/bucket={bucket}/*.parquet',
-                                  hive_partitioning = false)
-                where reject_reason is null
-                order by clinician_id, event_at, source_line
-            ) to '{part}' (format parquet, compression zstd)
-            """,
-            {"source_file": src.relative, "format": fmt.name, "bucket": bucket},
-        )
-        if not con.execute(f"select count(*) from read_parquet('{part}')").fetchall()[0][0]:
-            part.unlink()  # a bucket whose rows were all quarantined
-            continue
+            f"""copy (
+                select {event_columns} from parsed_rows where reject_reason is null
+                order by bucket, clinician_id, event_at, source_line
+            ) to '{scratch / "events"}' (format parquet, compression zstd,
+                partition_by (bucket), filename_pattern 'part_{{i}}', write_partition_columns true)""",
+            event_params)
+        parts = [(int(p.parent.name.split("=")[1]), p)
+                 for p in sorted((scratch / "events").glob("bucket=*/*.parquet"))]
+    else:
+        # A large file streams: parsed rows go to one scratch folder per bucket (-1: rows with
+        # no clinician), then each bucket is sorted on its own, so the largest sort is about a
+        # sixteenth of the file and a file larger than memory_limit goes through.
+        parsed_dir = scratch / "parsed"
+        con.execute(f"copy ({parse_sql}) to '{parsed_dir}' "
+                    "(format parquet, compression zstd, partition_by (bucket), "
+                    "write_partition_columns true)", parse_params)
+        if not any(parsed_dir.glob("*/*.parquet")):  # a header and no rows
+            (parsed_dir / "bucket=-1").mkdir(parents=True)
+            con.execute(f"copy ({parse_sql} limit 0) to '{parsed_dir}/bucket=-1/empty.parquet' "
+                        "(format parquet)", parse_params)
+        parsed = f"read_parquet('{parsed_dir}/*/*.parquet', hive_partitioning = false)"
+        parts = []
+        for bucket in sorted(int(d.name.split("=")[1]) for d in parsed_dir.glob("bucket=*")):
+            if bucket < 0:
+                continue
+            part = scratch / f"bucket-{bucket:02d}.parquet"
+            con.execute(
+                f"""copy (
+                    select {event_columns}
+                    from read_parquet('{parsed_dir}/bucket={bucket}/*.parquet',
+                                      hive_partitioning = false)
+                    where reject_reason is null
+                    order by clinician_id, event_at, source_line
+                ) to '{part}' (format parquet, compression zstd)""",
+                event_params)
+            if con.execute(f"select count(*) from read_parquet('{part}')").fetchall()[0][0]:
+                parts.append((bucket, part))  # (a bucket whose rows were all quarantined: none)
+    con.execute("drop view raw_events")
+    raw_path.unlink()
+    for bucket, part in parts:
         target = lake.events_path(sha, bucket)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(part, "rb") as fh:
@@ -495,6 +517,7 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     else:
         quarantine_path.unlink(missing_ok=True)
     con.unregister("reader_rejects")
+    con.execute("drop table if exists parsed_rows")
     return {"status": "ingested", "rows_read": raw.rows_read, "rows_quarantined": n_quarantined,
             "rows_written": rows_written,
             "message": (f"{n_quarantined} row(s) quarantined" if n_quarantined else None)}
