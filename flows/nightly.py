@@ -19,6 +19,7 @@ from prefect.context import FlowRunContext
 
 from wow_metrics import ingest, pipeline
 from wow_metrics.config import ConfigError, Settings, load_settings, load_settings_file
+from wow_metrics.lock import warehouse_lock
 from wow_metrics.pipeline import RunSummary
 from wow_metrics.report import HEADLINE_METRICS, headline_medians, suppress_small_cells
 from wow_metrics.warehouse import AuditFailure
@@ -132,8 +133,12 @@ def _fan_out(fn, calls):
 def run_steps(landing: Path | str, warehouse: Path | str, *, settings: Settings | None = None,
               full_refresh: bool = False, backfill=None) -> RunSummary:
     """pipeline.run_steps with every step a task of the current flow; fan-outs go to its runner."""
-    ctx = start_run(landing, warehouse, full_refresh=full_refresh, settings=settings)
-    return pipeline.run_steps(ctx, backfill=backfill, step=_step, fan_out=_fan_out)
+    # The lock is held here, in the flow's own process, for the whole run (steps may run on
+    # other workers); a second flow run on the same warehouse waits or fails at once.
+    wait = (settings or load_settings(Path(landing))).lock_wait_seconds
+    with warehouse_lock(warehouse, "nightly flow", wait):
+        ctx = start_run(landing, warehouse, full_refresh=full_refresh, settings=settings)
+        return pipeline.run_steps(ctx, backfill=backfill, step=_step, fan_out=_fan_out)
 
 
 def summary_markdown(summary: RunSummary) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
 
+EXIT_BUSY = 3  # another process is writing the warehouse; nothing was changed
+
 DESCRIPTION = """\
 wow-metrics: EHR work outside of work (WOW), pajama time, inbox and documentation time per
 clinician, from raw vendor audit-log extracts, with every definition stated (see docs/).
@@ -47,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild the metric tables, audit them and publish <warehouse>/wow.duckdb atomically. "
         "Patient identifiers are pseudonymised with the key in WOW_PSEUDONYM_KEY (required). "
         "Exit 0 on success; 1 if the build failed its audits (the previous publication is "
-        "kept); 2 on bad input such as a missing folder or an invalid wow.yaml.")
+        "kept); 2 on bad input such as a missing folder or an invalid wow.yaml; 3 if another "
+        "run is writing the same warehouse (it waits lock_wait_seconds of wow.yaml first).")
     run.add_argument("--landing", required=True, type=Path, help="landing-zone folder (SPEC 1)")
     run.add_argument("--warehouse", required=True, type=Path, help="warehouse folder (created)")
     run.add_argument("--full-refresh", action="store_true",
@@ -140,6 +143,7 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
                     dask_address: str | None = None) -> int:
     from wow_metrics.config import ConfigError, load_settings
     from wow_metrics.ingest import LakeMismatch
+    from wow_metrics.lock import WarehouseBusy
     from wow_metrics.pipeline import LandingError, run
     from wow_metrics.pseudonym import MissingKeyError
     from wow_metrics.warehouse import AuditFailure
@@ -157,6 +161,9 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
     except (ConfigError, LandingError, MissingKeyError, LakeMismatch) as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except AuditFailure as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 1
@@ -280,12 +287,16 @@ def _access_command(fn) -> int:
     import duckdb
 
     from wow_metrics.access import NoPublication
+    from wow_metrics.lock import WarehouseBusy
 
     try:
         return fn()
     except (NoPublication, duckdb.Error) as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
 
 
 def _cmd_query(args) -> int:
@@ -310,7 +321,13 @@ def _cmd_dashboard(args) -> int:
         print(build_dashboard(args.warehouse))
         return 0
 
-    return _access_command(build)
+    from wow_metrics.lock import warehouse_lock
+
+    def locked() -> int:
+        with warehouse_lock(args.warehouse, "wow dashboard"):
+            return build()
+
+    return _access_command(locked)
 
 
 def _cmd_export(args) -> int:
@@ -321,7 +338,13 @@ def _cmd_export(args) -> int:
         print(f"wow export: {len(files)} file(s) under {args.warehouse / 'exports'}")
         return 0
 
-    return _access_command(export)
+    from wow_metrics.lock import warehouse_lock
+
+    def locked() -> int:
+        with warehouse_lock(args.warehouse, "wow export"):
+            return export()
+
+    return _access_command(locked)
 
 
 def _cmd_rollback(args) -> int:
@@ -336,7 +359,13 @@ def _cmd_rollback(args) -> int:
               "now wow.previous.duckdb; the next run rebuilds from the lake)")
         return 0
 
-    return _access_command(back)
+    from wow_metrics.lock import warehouse_lock
+
+    def locked() -> int:
+        with warehouse_lock(args.warehouse, "wow rollback"):
+            return back()
+
+    return _access_command(locked)
 
 
 def _cmd_generate(args) -> int:

@@ -42,6 +42,8 @@ class Settings(BaseModel):
     build_partitions: int = Field(1, ge=1, le=16)
     threads: int | None = Field(None, ge=1)
     memory_limit: str | None = None
+    # How long a run waits for another run on the same warehouse to finish (0: exit at once).
+    lock_wait_seconds: float = Field(0, ge=0, le=86_400)
 
     @field_validator("default_timezone")
     @classmethod

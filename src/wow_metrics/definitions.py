@@ -99,4 +99,6 @@ _SETTING_TEXT = {
     "build_partitions": "Build tasks the clinicians are split into (speed only, never a figure).",
     "threads": "DuckDB threads per build or ingest task (speed only).",
     "memory_limit": "DuckDB memory limit per build or ingest task (speed only): an extract larger than it is streamed through scratch files on disk.",
+    "lock_wait_seconds": "How long a run waits for another run writing the same warehouse before "
+    "it gives up and changes nothing (0: at once).",
 }

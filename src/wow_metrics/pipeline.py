@@ -18,6 +18,7 @@ from wow_metrics.config import Settings, load_settings
 from wow_metrics.ingest import IngestReport, ingest_pending, plan_ingest, record_ingest
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
+from wow_metrics.lock import warehouse_lock
 from wow_metrics.pseudonym import key_from_env
 from wow_metrics.sqlfiles import read_sql
 from wow_metrics.state import (
@@ -137,8 +138,12 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
         full_refresh: bool = False, settings: Settings | None = None,
         backfill: tuple[dt.date, dt.date] | None = None) -> RunSummary:
     """Ingest new extracts from landing, rebuild what changed and publish warehouse/wow.duckdb."""
-    ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
-    return run_steps(ctx, backfill=backfill)
+    if not Path(landing).is_dir():
+        raise LandingError(f"landing folder {Path(landing).absolute()} does not exist")
+    settings = settings or load_settings(Path(landing))
+    with warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
+        ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
+        return run_steps(ctx, backfill=backfill)
 
 
 def _call(fn: Callable, *args: Any) -> Any:

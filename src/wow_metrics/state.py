@@ -11,7 +11,7 @@ from wow_metrics.config import Settings
 from wow_metrics.files import replace_dir
 
 # Settings that change no figure: a change to them needs no rebuild.
-OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit"}
+OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit", "lock_wait_seconds"}
 STATE_TABLES = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
                 "file_event_counts")
 

@@ -247,3 +247,12 @@ def test_backfill_flow_runs_the_library_run(first_run, landing: Path) -> None:
     assert parse_range("2026-03-01", "2026-03-01")[0].isoformat() == "2026-03-01"
     with pytest.raises(ValueError, match="after"):
         parse_range("2026-03-08", "2026-03-01")
+
+
+def test_flow_refuses_a_warehouse_another_run_is_writing(harness, landing, tmp_path):
+    from wow_metrics.lock import WarehouseBusy, warehouse_lock
+
+    warehouse = tmp_path / "busy-warehouse"
+    with warehouse_lock(warehouse, "wow run"), pytest.raises(WarehouseBusy, match="'wow run'"):
+        nightly(str(landing), str(warehouse))
+    assert not (warehouse / "wow.duckdb").exists()

@@ -20,6 +20,7 @@ DEFAULTS = {
     "build_partitions": 1,
     "threads": None,
     "memory_limit": None,
+    "lock_wait_seconds": 0,
 }
 
 
