@@ -179,3 +179,19 @@ def test_site_format_in_utf16_with_a_bom_is_read(landing):
     assert quarantined(pub, relative) == []
     assert pub.day("dé7", "2026-03-02")["ehr_minutes"] == 4.0
     assert_reconciles(pub)
+
+
+def test_a_declaration_that_breaks_a_read_file_quarantines_it_and_drops_its_rows(landing):
+    relative = _site_landing(landing)
+    pub = landing.run()
+    assert pub.day("d7", "2026-03-02")["ehr_minutes"] == 4.0
+
+    # The site renames the user column in its YAML, but its files still say Operator.
+    (landing.root / "formats" / "acme_audit.yml").write_text(
+        SITE_FORMAT.replace("clinician_id: Operator", "clinician_id: UserName"))
+    pub = landing.run()
+    [(line, reason)] = quarantined(pub, relative)
+    assert line is None and "UserName" in reason
+    assert pub.day("d7", "2026-03-02") is None
+    assert [e for e in lake_events(landing) if e["source_file"] == relative] == []
+    assert_reconciles(pub)

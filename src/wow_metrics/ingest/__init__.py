@@ -324,6 +324,8 @@ def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint
 def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -> dict:
     message = f"{src.relative}: file quarantined: {reason}"
     log.error(message)
+    for old in lake.events_paths(sha):
+        old.unlink()  # rows of an earlier reading of this content, under another declaration
     table = pa.Table.from_pylist(
         [{"source_file": src.relative, "source_line": None, "reason": f"file quarantined: {reason}",
           "clinician_id": None}], schema=QUARANTINE_SCHEMA)
