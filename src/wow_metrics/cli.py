@@ -282,15 +282,22 @@ def _cmd_serve(args) -> int:
     return 0
 
 
-def _access_command(fn) -> int:
-    """Run an informatics command; a missing publication or bad SQL is a clear message, exit 2."""
+def _access_command(fn, writes: tuple[Path, str] | None = None) -> int:
+    """Run an informatics command; a missing publication or bad SQL is a clear message, exit 2.
+
+    `writes` = (warehouse, command) for a command that writes the warehouse: it holds the
+    writer lock, and exits 3 when another writer holds it.
+    """
+    import contextlib
+
     import duckdb
 
     from wow_metrics.access import NoPublication
-    from wow_metrics.lock import WarehouseBusy
+    from wow_metrics.lock import WarehouseBusy, warehouse_lock
 
     try:
-        return fn()
+        with warehouse_lock(*writes) if writes else contextlib.nullcontext():
+            return fn()
     except (NoPublication, duckdb.Error) as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
@@ -321,13 +328,7 @@ def _cmd_dashboard(args) -> int:
         print(build_dashboard(args.warehouse))
         return 0
 
-    from wow_metrics.lock import warehouse_lock
-
-    def locked() -> int:
-        with warehouse_lock(args.warehouse, "wow dashboard"):
-            return build()
-
-    return _access_command(locked)
+    return _access_command(build, writes=(args.warehouse, "wow dashboard"))
 
 
 def _cmd_export(args) -> int:
@@ -338,13 +339,7 @@ def _cmd_export(args) -> int:
         print(f"wow export: {len(files)} file(s) under {args.warehouse / 'exports'}")
         return 0
 
-    from wow_metrics.lock import warehouse_lock
-
-    def locked() -> int:
-        with warehouse_lock(args.warehouse, "wow export"):
-            return export()
-
-    return _access_command(locked)
+    return _access_command(export, writes=(args.warehouse, "wow export"))
 
 
 def _cmd_rollback(args) -> int:
@@ -359,13 +354,7 @@ def _cmd_rollback(args) -> int:
               "now wow.previous.duckdb; the next run rebuilds from the lake)")
         return 0
 
-    from wow_metrics.lock import warehouse_lock
-
-    def locked() -> int:
-        with warehouse_lock(args.warehouse, "wow rollback"):
-            return back()
-
-    return _access_command(locked)
+    return _access_command(back, writes=(args.warehouse, "wow rollback"))
 
 
 def _cmd_generate(args) -> int:
