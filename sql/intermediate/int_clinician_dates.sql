@@ -1,5 +1,7 @@
 -- int_clinician_dates
 -- Grain: one row per clinician_id and local activity_date, over each clinician's data (+/- 2 days).
+-- The data are all events, duplicates and excluded ones included (int_file_event_counts dates
+-- every event: a clinician whose only events are excluded still has dates), and appointments.
 -- Local calendar edges as instants, converted with the real tz rules (a DST day has 23 or 25
 -- hours): the day, the workday clock window (weekdays that are not holidays), and the schedule
 -- window of the date [first start - grace, latest end + grace] clipped to the date, since a
@@ -8,7 +10,7 @@
 -- Materialized: table
 -- Params: $workday_start, $workday_end, $grace_us
 with clinicians as (select * from int_clinicians),
-events as (select * from int_timeline_events),
+events as (select * from stg_events),
 appointments as (select * from stg_schedule where is_counted),
 holidays as (select distinct holiday_date from stg_holidays where reject_reason is null),
 

@@ -1,11 +1,12 @@
 -- int_clinicians
--- Grain: one row per clinician_id measured (with events or scheduled time).
+-- Grain: one row per clinician_id with events (any: duplicates and excluded ones too, so that
+-- every event can be dated for reconciliation) or scheduled time.
 -- Roster attributes where the roster has a good row; otherwise department 'unknown', no FTE,
 -- and the default time zone (SPEC 1.3).
 -- Scope: partition
 -- Materialized: table
 -- Params: $default_timezone
-with events as (select * from int_timeline_events),
+with events as (select * from stg_events),
 appointments as (select * from stg_schedule where is_counted),
 roster as (select * from stg_roster where reject_reason is null and not is_replaced),
 

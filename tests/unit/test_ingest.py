@@ -695,3 +695,19 @@ def test_blank_pseudonym_key_fails_naming_the_variable(landing, monkeypatch):
     with pytest.raises(MissingKeyError, match="WOW_PSEUDONYM_KEY"):
         landing.run()
     assert not (landing.warehouse / "lake").exists()
+
+
+def test_clinician_whose_only_events_are_excluded_reconciles_and_has_no_day(landing):
+    # Found by hypothesis: such a clinician had no calendar dates, so the excluded row was never
+    # counted and the manifest did not reconcile (the run failed its audits).
+    landing.config(default_timezone=NEW_YORK)
+    landing.canonical([ev("a", "2026-03-08T05:00:00Z", action="sys", category="exclude"),
+                       ev("b", "2026-03-08T05:00:00Z", category="inbox"),
+                       ev("b", "2026-03-08T05:00:00Z", category="inbox")], name="night.csv")
+    pub = landing.run()
+    assert counts(live_manifest(pub, "audit/canonical/night.csv")) == {
+        "rows_read": 3, "rows_loaded": 1, "rows_quarantined": 0, "rows_duplicate": 1,
+        "rows_excluded": 1}
+    assert pub.days("a") == []
+    assert [d["events"] for d in pub.days("b")] == [1]
+    assert_reconciles(pub)
