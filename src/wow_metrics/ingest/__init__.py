@@ -362,9 +362,10 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
                      now: dt.datetime, scratch: Path) -> dict:
     fmt = src.format
     assert fmt is not None
-    roles = fmt.role_columns
-    read_roles: dict[str, str | None] = {**{r: roles.get(r) for r in ROLES}, "time_1": fmt.time_columns[0],
-                  "time_2": fmt.time_columns[1] if len(fmt.time_columns) > 1 else None}
+    roles, times = fmt.role_columns, fmt.time_columns
+    read_roles: dict[str, str | None] = {
+        **{r: roles.get(r) for r in ROLES},
+        "time_1": times[0], "time_2": times[1] if len(times) > 1 else None}
     raw_path = scratch / "raw.parquet"
     pads = hmac_pads(key)
     try:

@@ -145,9 +145,10 @@ class ExtractFormat:
     def time_columns(self) -> list[str]:
         return [c for c, _ in self.event_time]
 
-    @property
-    def known_columns(self) -> list[str]:
-        return [*self.role_columns.values(), *self.time_columns]
+    def recognised(self, header: list[str]) -> list[str]:
+        """The header's cells that are this format's column names (case-insensitive)."""
+        known = {c.lower() for c in (*self.role_columns.values(), *self.time_columns)}
+        return [h for h in header if h.lower() in known]
 
     def header_problem(self, header: list[str]) -> str | None:
         """Why a file with this header cannot be read as this format, or None.
@@ -161,8 +162,7 @@ class ExtractFormat:
             missing.append(" or ".join(self.time_columns))
         if not missing:
             return None
-        known = {c.lower() for c in self.known_columns}
-        recognised = [h for h in header if h.lower() in known]
+        recognised = self.recognised(header)
         others = len(header) - len(recognised)
         found = (f"recognised column(s): {', '.join(recognised)}" if recognised
                  else "no column of this format recognised (is the header line missing?)")
@@ -183,8 +183,7 @@ class ExtractFormat:
             cells = [c.strip().strip(self.quote).strip() for c in cells]
             if self.header_problem(cells) is None:
                 return cells, delimiter
-            known = {c.lower() for c in self.known_columns}
-            score = sum(c.lower() in known for c in cells)
+            score = len(self.recognised(cells))
             if best is None or score > best[0]:
                 best = (score, cells, delimiter)
         assert best is not None
@@ -192,18 +191,18 @@ class ExtractFormat:
 
     def sql_params(self, header: list[str], default_timezone: str) -> dict[str, object]:
         """The $parameters of sql/ingest/declared_format.sql for this format."""
-        times = list(self.event_time)
-        zones = ["UTC" if kind == "utc_instant" else default_timezone for _, kind in times]
+        # With one time column, the second slot repeats the first (it is never chosen).
+        (column_1, kind_1), (column_2, kind_2) = self.event_time[0], self.event_time[-1]
         present = [c for c in self.time_columns if c.lower() in {h.lower() for h in header}]
         return {
             "clinician_column": self.role_columns["clinician_id"],
             "action_column": self.role_columns["action"],
-            "time_column_1": times[0][0],
-            "time_column_2": times[1][0] if len(times) > 1 else times[0][0],
-            "time_zone_1": zones[0],
-            "time_zone_2": zones[1] if len(zones) > 1 else zones[0],
-            "time_is_local_1": times[0][1] == "local_wall_clock",
-            "time_is_local_2": (times[1][1] if len(times) > 1 else times[0][1]) == "local_wall_clock",
+            "time_column_1": column_1,
+            "time_column_2": column_2,
+            "time_zone_1": "UTC" if kind_1 == "utc_instant" else default_timezone,
+            "time_zone_2": "UTC" if kind_2 == "utc_instant" else default_timezone,
+            "time_is_local_1": kind_1 == "local_wall_clock",
+            "time_is_local_2": kind_2 == "local_wall_clock",
             "time_columns_text": " and ".join(present or self.time_columns),
             "use_iso8601": ISO8601 in self.timestamp_formats,
             "patterns": [p for p in self.timestamp_formats if p != ISO8601] or ["%Y-%m-%d %H:%M:%S"],
