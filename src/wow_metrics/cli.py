@@ -12,6 +12,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
 
 EXIT_BUSY = 3  # another process is writing the warehouse; nothing was changed
+EXIT_RESOURCE = 4  # disk full, warehouse not writable or memory too small; nothing was published
 
 DESCRIPTION = """\
 wow-metrics: EHR work outside of work (WOW), pajama time, inbox and documentation time per
@@ -142,6 +143,7 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
                     full_refresh: bool, partitions: int | None = None,
                     dask_address: str | None = None) -> int:
     from wow_metrics.config import ConfigError, load_settings
+    from wow_metrics.faults import ResourceError
     from wow_metrics.ingest import LakeMismatch
     from wow_metrics.lock import WarehouseBusy
     from wow_metrics.pipeline import LandingError, run
@@ -164,6 +166,9 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
     except WarehouseBusy as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except ResourceError as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return EXIT_RESOURCE
     except AuditFailure as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 1
@@ -293,12 +298,22 @@ def _access_command(fn, writes: tuple[Path, str] | None = None) -> int:
     import duckdb
 
     from wow_metrics.access import NoPublication
+    from wow_metrics.faults import ResourceError, resource_error
     from wow_metrics.lock import WarehouseBusy, warehouse_lock
 
     try:
         with warehouse_lock(*writes) if writes else contextlib.nullcontext():
             return fn()
-    except (NoPublication, duckdb.Error) as exc:
+    except ResourceError as exc:
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return EXIT_RESOURCE
+    except (NoPublication, duckdb.Error, OSError) as exc:
+        fault = resource_error(exc, writes[0]) if writes else None
+        if fault is not None:
+            print(f"wow: error: {fault}", file=sys.stderr)
+            return EXIT_RESOURCE
+        if isinstance(exc, OSError) and not isinstance(exc, duckdb.Error):
+            raise
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
     except WarehouseBusy as exc:

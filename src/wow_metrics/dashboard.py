@@ -612,8 +612,6 @@ def _definitions(data: _Data) -> str:
                        for term, text in GLOSSARY)
     settings = [r for r in data.definitions
                 if r["kind"] == "setting" and r["name"] not in OPERATIONAL_SETTINGS]
-    operational = [r for r in data.definitions
-                   if r["kind"] == "setting" and r["name"] in OPERATIONAL_SETTINGS]
     metrics = [r for r in data.definitions if r["kind"] == "metric"]
 
     def table(rows: list[dict[str, Any]], with_value: bool) -> str:
@@ -628,15 +626,11 @@ def _definitions(data: _Data) -> str:
             + f"</td><td>{_e(r['definition'])}</td></tr>" for r in rows)
         return f'<table class="defs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
-    ops = ", ".join(f"{r['name']} = {r['value'] if r['value'] is not None else 'default'}"
-                    for r in operational)
     return (
         '<section id="definitions"><h2>Definitions and settings</h2>'
         f'<h3>Reading this page</h3><dl class="glossary">{glossary}</dl>'
         "<h3>Settings these figures were computed with</h3>"
         f"{table(settings, True)}"
-        + (f'<p class="note">Operational settings (speed only, no effect on any figure): '
-           f"{_e(ops)}.</p>" if ops else "")
         + "<h3>Metric definitions</h3>"
         f"{table(metrics, False)}"
         f'<p class="note">Run <code>{_e(data.run_id or DASH)}</code>; data checked and published '

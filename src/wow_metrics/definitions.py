@@ -60,13 +60,17 @@ METRICS: list[tuple[str, str, str]] = [
 
 
 def metric_definition_rows(settings: Settings, run_id: str) -> list[dict]:
-    """One row per setting and per metric definition, with the settings filled in."""
+    """One row per setting that can move a figure and per metric definition, with the settings
+    filled in. Operational settings (threads, partitions, memory, lock wait) change no figure and
+    are left out, so the same inputs publish the same table however the run was tuned."""
+    from wow_metrics.state import OPERATIONAL_SETTINGS
+
     values = settings.model_dump()
     rows = [
         {"kind": "setting", "name": name, "value": None if value is None else str(value),
          "unit": _SETTING_UNITS.get(name, ""),
          "definition": _SETTING_TEXT[name], "run_id": run_id}
-        for name, value in values.items()
+        for name, value in values.items() if name not in OPERATIONAL_SETTINGS
     ]
     rows += [
         {"kind": "metric", "name": name, "value": None, "unit": unit,
@@ -96,9 +100,4 @@ _SETTING_TEXT = {
     "organisation rollups (eligible clinicians).",
     "wow_threshold_hours_per_fte_week": "WOW above this many hours per clinical-FTE week counts "
     "in efficiency_of_practice_by_period's pct_clinicians_wow_over_threshold.",
-    "build_partitions": "Build tasks the clinicians are split into (speed only, never a figure).",
-    "threads": "DuckDB threads per build or ingest task (speed only).",
-    "memory_limit": "DuckDB memory limit per build or ingest task (speed only): an extract larger than it is streamed through scratch files on disk.",
-    "lock_wait_seconds": "How long a run waits for another run writing the same warehouse before "
-    "it gives up and changes nothing (0: at once).",
 }

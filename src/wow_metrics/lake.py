@@ -9,6 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wow_metrics.files import durable_replace
+
 MANIFEST_SCHEMA = pa.schema([
     ("file_path", pa.string()),          # relative to the landing folder
     ("format", pa.string()),
@@ -40,9 +42,7 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,18 @@ class Lake:
         build knows which clinician-periods lost them."""
         for path in [*self.events_paths(sha), self.quarantine_path(sha)]:
             path.unlink(missing_ok=True)
+
+    def remove_unrecorded(self, manifest: list[dict]) -> list[Path]:
+        """Delete lake files of content the manifest never recorded: what a run killed before
+        it saved the manifest had written. They were never read as data (readers go through
+        the manifest); removing them keeps the lake what the manifest says it is."""
+        known = {r["content_sha256"] for r in manifest}
+        stray = [p for pattern in ("events/bucket=*/*.parquet", "extents/*.parquet",
+                                   "quarantine/*.parquet")
+                 for p in self.root.glob(pattern) if p.stem not in known]
+        for path in stray:
+            path.unlink(missing_ok=True)
+        return stray
 
     def quarantine_path(self, sha: str) -> Path:
         return self.root / "quarantine" / f"{sha}.parquet"

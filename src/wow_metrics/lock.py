@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from wow_metrics.faults import check_writable
+
 LOCK_NAME = ".wow.lock"
 _POLL_SECONDS = 0.2
 
@@ -39,6 +41,7 @@ def _holder(path: Path) -> str:
 def warehouse_lock(warehouse: Path | str, command: str, wait_seconds: float = 0) -> Iterator[None]:
     """Hold the warehouse's writer lock for the block; wait up to wait_seconds, else raise."""
     warehouse = Path(warehouse)
+    check_writable(warehouse)
     warehouse.mkdir(parents=True, exist_ok=True)
     path = warehouse / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

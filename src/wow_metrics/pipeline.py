@@ -15,10 +15,13 @@ from typing import Any
 
 from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, load_settings
+from wow_metrics.faults import resource_error
+from wow_metrics.files import remove_leftovers
 from wow_metrics.ingest import IngestReport, ingest_pending, plan_ingest, record_ingest
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
 from wow_metrics.lock import warehouse_lock
+from wow_metrics.progress import mark
 from wow_metrics.pseudonym import key_from_env
 from wow_metrics.sqlfiles import read_sql
 from wow_metrics.state import (
@@ -141,9 +144,16 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
     if not Path(landing).is_dir():
         raise LandingError(f"landing folder {Path(landing).absolute()} does not exist")
     settings = settings or load_settings(Path(landing))
-    with warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
-        ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
-        return run_steps(ctx, backfill=backfill)
+    try:
+        with warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
+            ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh,
+                            settings=settings)
+            return run_steps(ctx, backfill=backfill)
+    except Exception as exc:
+        fault = resource_error(exc, Path(warehouse), settings.memory_limit)
+        if fault is None or fault is exc:
+            raise
+        raise fault from exc
 
 
 def _call(fn: Callable, *args: Any) -> Any:
@@ -174,13 +184,21 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
         t0 = time.perf_counter()
         step(stage_reference, ctx)
         build_plan = step(plan_build, ctx, backfill)
+        mark("build.planned")
         results = fan_out(build_partition, [(ctx, build_plan, i)
                                             for i in range(len(build_plan.partitions))])
         phases["build"] = time.perf_counter() - t0
         summary = step(finish_run, ctx, build_plan, report, results, phases)
+    except Exception as exc:
+        # A full disk, a read-only folder or too little memory, met in any step: one clear error.
+        fault = resource_error(exc, ctx.warehouse, ctx.settings.memory_limit)
+        if fault is None or fault is exc:
+            raise
+        raise fault from exc
     finally:
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
+    mark("run.done")
     return summary
 
 
@@ -198,8 +216,10 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
     ctx = RunContext(landing, warehouse, settings, key, run_id, full_refresh)
     if full_refresh and ctx.lake.root.exists():
         shutil.rmtree(ctx.lake.root)
-    # Scratch of earlier runs that died is of no use to anyone.
+    # Scratch and side files of earlier runs that died are of no use to anyone.
     shutil.rmtree(warehouse / ".build", ignore_errors=True)
+    for path in remove_leftovers(warehouse):
+        log.info("removed %s, left by a run that stopped early", path)
     (ctx.work_dir / "tmp").mkdir(parents=True)
     return ctx
 
@@ -232,6 +252,7 @@ def stage_reference(ctx: RunContext) -> None:
             con.execute(f"copy {table} to '{out / table}.parquet' (format parquet)")
     finally:
         con.close()
+    mark("build.reference_staged")
 
 
 def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None) -> BuildPlan:
@@ -251,7 +272,8 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     if ctx.full_refresh:
         reason = "full refresh requested"
     elif state is None:
-        reason = "no previous publication"
+        reason = ("no previous publication" if not (ctx.warehouse / "wow.duckdb").exists() else
+                  "no trustworthy record of what the current publication was built from")
     elif state["settings"] != settings_fingerprint(ctx.settings):
         reason = "settings changed since the last publication"
     elif state.get("code") != code_fingerprint():
@@ -377,6 +399,7 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
                         {"files": events})
         else:
             con.execute(f"create table lake_events ({LAKE_EVENT_COLUMNS})")
+        mark("build.partition_read")
         ref = ctx.work_dir / "reference"
         for table in ("stg_roster", "stg_holidays", "stg_category_map"):
             con.execute(f"create table {table} as select * from read_parquet($p)",
@@ -400,6 +423,7 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
     finally:
         con.close()
         (out / "build.duckdb").unlink(missing_ok=True)
+    mark("build.partition_done")
     return PartitionResult(index, outputs, failures, time.perf_counter() - started)
 
 
@@ -416,6 +440,7 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
                         {"p": str(ref / f"{table}.parquet")})
         _load_lake_audit_trail(con, ctx.lake)
         _assemble(con, ctx, plan, results)
+        mark("publish.assembled")
         wh.run_models(con, ctx.params, "publication")
         failures: dict[str, list[tuple]] = {}
         for result in results:
@@ -423,11 +448,13 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
                 failures.setdefault(name, []).extend(rows)
         failures.update(wh.run_audits(con, ctx.params, "publication"))
         phases["audit"] = time.perf_counter() - t0
+        mark("publish.audited")
         t0 = time.perf_counter()
         validation = validate(con, ctx.lake, ctx.run_id, docs_dir=ctx.warehouse / "docs",
                               validated_extracts=set(plan.validated_shas))
         failures.update(validation.critical)
         phases["validate"] = time.perf_counter() - t0
+        mark("validate.done")
         if failures:
             raise wh.AuditFailure(failures, counts=validation.failing_counts,
                                   docs=validation.docs_index)
@@ -462,7 +489,9 @@ def _write_reader_outputs(warehouse: Path) -> str | None:
         from wow_metrics.dashboard import build_dashboard
 
         write_exports(warehouse)
+        mark("exports.written")
         build_dashboard(warehouse)
+        mark("dashboard.written")
     except Exception as exc:  # noqa: BLE001 (reported as a warning, never silent)
         log.exception("exports/dashboard failed")
         return f"exports or dashboard not rebuilt ({type(exc).__name__}: {exc}); run `wow export` / `wow dashboard`"

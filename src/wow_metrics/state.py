@@ -9,6 +9,7 @@ from pathlib import Path
 
 from wow_metrics.config import Settings
 from wow_metrics.files import replace_dir
+from wow_metrics.progress import mark
 
 # Settings that change no figure: a change to them needs no rebuild.
 OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit", "lock_wait_seconds"}
@@ -61,7 +62,23 @@ def load_state(warehouse: Path) -> dict | None:
         return None
     if not all((state_dir(warehouse) / f"{t}.parquet").exists() for t in STATE_TABLES):
         return None
+    # The state is saved just after the publication it describes; a run killed in between
+    # leaves a state of the publication before. Trust it only if it is the current one's.
+    if state.get("run_id") != published_run_id(warehouse):
+        return None
     return state
+
+
+def published_run_id(warehouse: Path) -> str | None:
+    """The run that made the current publication (None if it cannot be read)."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+            row = con.execute("select max(run_id) from metric_definitions").fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
 
 
 def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str],
@@ -81,4 +98,6 @@ def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str
         "formats": formats,
         "live_extracts": sorted(live_extracts),
     }, indent=1))
+    mark("state.staged")
     replace_dir(tmp, final)
+    mark("state.saved")

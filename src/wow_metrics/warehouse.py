@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wow_metrics.files import fsync_dir
+from wow_metrics.progress import mark
 from wow_metrics.sqlfiles import SQL_ROOT, install_macros
 
 log = logging.getLogger(__name__)
@@ -207,24 +209,19 @@ def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABL
         build_con.execute("detach pub")
     with open(staging, "rb") as fh:
         os.fsync(fh.fileno())
+    mark("publish.staged")
     previous = warehouse / "wow.previous.duckdb"
     if target.exists():
         # Keep the old version for rollback without ever leaving wow.duckdb absent.
         previous.unlink(missing_ok=True)
         os.link(target, previous)
+        mark("publish.previous_kept")
     os.replace(staging, target)
-    _fsync_dir(warehouse)
+    fsync_dir(warehouse)
+    mark("publish.swapped")
     return target
 
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wow_metrics.config import ConfigError, Settings, load_settings
+from wow_metrics.state import OPERATIONAL_SETTINGS
 
 DEFAULTS = {
     "default_timezone": "UTC",
@@ -55,8 +56,11 @@ def test_defaults_are_published_in_metric_definitions(landing):
     pub = landing.run()
     settings = {r["name"]: r["value"] for r in pub.query(
         "select name, value from metric_definitions where kind = 'setting'")}
-    # An unset optional setting is NULL, not the text 'None'.
-    assert settings == {k: (None if v is None else str(v)) for k, v in DEFAULTS.items()}
+    # An unset optional setting is NULL, not the text 'None'. Operational settings (speed only)
+    # are not definitions of any figure and are not published.
+    assert settings == {k: (None if v is None else str(v)) for k, v in DEFAULTS.items()
+                        if k not in OPERATIONAL_SETTINGS}
+    assert "threads" not in settings and "build_partitions" not in settings
 
 
 @pytest.mark.parametrize("key", ["idle_treshold_seconds", "timezone", "Period"])

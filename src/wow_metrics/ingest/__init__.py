@@ -15,6 +15,8 @@ import duckdb
 import pyarrow as pa
 
 from wow_metrics.config import Settings
+from wow_metrics.faults import ResourceError
+from wow_metrics.files import durable_replace
 from wow_metrics.ingest.formats import ROLES, ExtractFormat, Registry, registry
 from wow_metrics.ingest.rawcsv import (
     UnreadableFile,
@@ -24,6 +26,7 @@ from wow_metrics.ingest.rawcsv import (
     stream_parquet,
 )
 from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, Lake, atomic_write_parquet
+from wow_metrics.progress import mark
 from wow_metrics.pseudonym import hmac_pads, key_fingerprint
 from wow_metrics.sqlfiles import install_macros, read_sql
 
@@ -46,7 +49,7 @@ QUARANTINE_SCHEMA = pa.schema([
 ])
 
 
-class IngestMemoryError(RuntimeError):
+class IngestMemoryError(ResourceError):
     """An extract could not be read within the memory DuckDB may use (a setting, not bad data)."""
 
 
@@ -176,8 +179,12 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     manifest = lake.load_manifest()
     _check_lake_compatible(manifest, settings, fingerprint)
     report = IngestReport()
-    # Scratch of an ingest that died (one run at a time writes a warehouse) is of no use.
+    # Scratch of an ingest that died (one run at a time writes a warehouse) is of no use, nor
+    # are lake files it wrote before it could record them in the manifest.
     shutil.rmtree(lake.root / "scratch", ignore_errors=True)
+    for stray in lake.remove_unrecorded(manifest):
+        log.info("removed %s, written by a run that stopped before recording it", stray)
+    live_on_disk = {r["content_sha256"] for r in manifest if r["status"] in LIVE_STATUSES}
     formats = registry(landing)
     for warning in formats.warnings:
         log.warning(warning)
@@ -191,6 +198,10 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     # A path is up to date when its latest recorded content is what it holds now (a file changed
     # back to an earlier content is new again).
     latest_sha = {r["file_path"]: r["content_sha256"] for r in manifest}
+    # A path whose latest version is superseded by nothing newer was being read again by a run
+    # that stopped before it finished: it is read again now.
+    interrupted = {r["file_path"] for r in manifest if r["status"] == "superseded"} - {
+        r["file_path"] for r in manifest if r["status"] != "superseded"}
     # A file is read again when the declaration of its format changed since it was read (a
     # site fixing its YAML gets the files it had quarantined back).
     read_with = {r["file_path"]: r.get("format_fingerprint") for r in manifest
@@ -202,7 +213,7 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
         fingerprint_now = src.format.fingerprint if src.format else None
         reread = (latest_sha.get(src.relative) == sha and src.relative in read_with
                   and read_with[src.relative] != fingerprint_now)
-        if latest_sha.get(src.relative) == sha and not reread:
+        if latest_sha.get(src.relative) == sha and not reread and src.relative not in interrupted:
             report.files_skipped += 1
             continue
         latest_sha[src.relative] = sha
@@ -247,6 +258,12 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
         live[row["content_sha256"]] = src.relative
         report.files_skipped -= 1
     plan.orphaned = {r["content_sha256"] for r in manifest if r["status"] == "superseded"} - set(live)
+    if any(p.sha in live_on_disk for p in plan.pending):
+        # Reading content again rewrites its lake files in place: first record that the old
+        # reading is no longer live, so a run killed mid-way never leaves the manifest calling
+        # half-rewritten files live (the next run reads such a path again, see `interrupted`).
+        lake.save_manifest(manifest)
+        mark("ingest.superseded_saved")
     return plan
 
 
@@ -299,8 +316,10 @@ def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestRe
             report.files_ingested += 1
     if plan.pending or plan.manifest != lake.load_manifest():
         lake.save_manifest(plan.manifest)
+        mark("ingest.manifest_saved")
     for sha in plan.orphaned:
         lake.remove_content(sha)
+        mark("ingest.orphan_removed")
     return report
 
 
@@ -330,6 +349,7 @@ def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -
         [{"source_file": src.relative, "source_line": None, "reason": f"file quarantined: {reason}",
           "clinician_id": None}], schema=QUARANTINE_SCHEMA)
     atomic_write_parquet(table, lake.quarantine_path(sha))
+    mark("ingest.file_quarantined")
     return {"status": "quarantined", "rows_read": 0, "rows_quarantined": 0, "rows_written": 0,
             "message": message}
 
@@ -337,6 +357,7 @@ def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -
 def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
                 now: dt.datetime) -> dict:
     """Stream one extract through Parquet scratch files into the lake (never held whole in memory)."""
+    mark("ingest.file_started")
     if src.format is None:
         return _quarantine_whole_file(lake, sha, src, src.problem or "unreadable")
     scratch = lake.root / "scratch" / f"{sha}-{os.getpid()}-{threading.get_ident()}"
@@ -386,6 +407,7 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
         # Readers name the absolute path; published tables name the file as the landing zone does.
         return _quarantine_whole_file(lake, sha, src, str(exc).replace(str(src.path), src.relative))
 
+    mark("ingest.raw_read")
     raw_sql = f"read_parquet('{raw_path}')"
     con.execute(f"create or replace temp view raw_events as select * from {raw_sql}")
     # From here on rows carry their line numbers: DuckDB need not keep their order, which saves
@@ -460,12 +482,12 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
                 parts.append((bucket, part))  # (a bucket whose rows were all quarantined: none)
     con.execute("drop view raw_events")
     raw_path.unlink()
+    mark("ingest.parsed")
     for bucket, part in parts:
         target = lake.events_path(sha, bucket)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(part, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(part, target)
+        durable_replace(part, target)
+        mark("ingest.bucket_durable")
     extents_tmp = scratch / "extents.parquet"
     con.execute(
         f"""
@@ -482,7 +504,8 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
         """
     )
     lake.extents_path(sha).parent.mkdir(parents=True, exist_ok=True)
-    os.replace(extents_tmp, lake.extents_path(sha))
+    durable_replace(extents_tmp, lake.extents_path(sha))
+    mark("ingest.extents_durable")
     con.execute("drop table clinician_buckets")
 
     rows_written, rows_rejected = con.execute(
@@ -516,7 +539,8 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
         if n_quarantined > len(examples):
             log.warning("%s: %d more rows quarantined", src.relative, n_quarantined - len(examples))
         quarantine_path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(quarantine_tmp, quarantine_path)
+        durable_replace(quarantine_tmp, quarantine_path)
+        mark("ingest.quarantine_durable")
     else:
         quarantine_path.unlink(missing_ok=True)
     con.unregister("reader_rejects")
