@@ -26,7 +26,9 @@ def _parse_clock(value: Any) -> str:
 class Settings(BaseModel):
     """Every setting a published figure depends on; recorded in metric_definitions."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Defaults are validated like given values, so a setting has one type however the settings
+    # were made (300 and 300.0 would publish different text and fingerprints).
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     default_timezone: str = "UTC"
     idle_threshold_seconds: float = Field(300, gt=0, le=86_400)

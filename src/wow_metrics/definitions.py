@@ -65,9 +65,9 @@ def metric_definition_rows(settings: Settings, run_id: str) -> list[dict]:
     are left out, so the same inputs publish the same table however the run was tuned."""
     from wow_metrics.state import OPERATIONAL_SETTINGS
 
-    values = settings.model_dump()
+    values = {name: _shown(value) for name, value in settings.model_dump().items()}
     rows = [
-        {"kind": "setting", "name": name, "value": None if value is None else str(value),
+        {"kind": "setting", "name": name, "value": value,
          "unit": _SETTING_UNITS.get(name, ""),
          "definition": _SETTING_TEXT[name], "run_id": run_id}
         for name, value in values.items() if name not in OPERATIONAL_SETTINGS
@@ -78,6 +78,15 @@ def metric_definition_rows(settings: Settings, run_id: str) -> list[dict]:
         for name, unit, text in METRICS
     ]
     return rows
+
+
+def _shown(value: object) -> str | None:
+    """A setting as text, one way only: 300.0 -> '300', 0.5 -> '0.5'."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 _SETTING_UNITS = {

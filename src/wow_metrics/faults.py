@@ -12,9 +12,9 @@ import errno
 import os
 from pathlib import Path
 
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
-_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "File too large")
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
 _NOT_WRITABLE_TEXT = ("Read-only file system", "Permission denied", "Operation not permitted")
 UNCHANGED = "Nothing was published: the previous publication is unchanged and readers still see it."
 
@@ -59,6 +59,11 @@ def resource_error(exc: BaseException, warehouse: Path,
             f"the disk holding {warehouse} is full: {_detail(exc)}. {UNCHANGED} Free space (a "
             "run needs room for new lake files, its scratch and one more copy of wow.duckdb) "
             "and run again: it picks up where this one stopped.")
+    if code == errno.EFBIG or "File too large" in text:
+        return ResourceError(
+            f"a file under {warehouse} would exceed the largest file this process may write "
+            f"(ulimit -f): {_detail(exc)}. {UNCHANGED} Raise the limit and run again: it "
+            "picks up where this one stopped.")
     if code in _NOT_WRITABLE or any(t in text for t in _NOT_WRITABLE_TEXT):
         return ResourceError(
             f"a file under {warehouse} could not be written: {_detail(exc)}. {UNCHANGED} Give "

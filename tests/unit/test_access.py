@@ -168,7 +168,7 @@ def test_rollback_restores_the_previous_publication(tmp_path, capsys):
     assert not (warehouse / "state").exists()
     # The next run rebuilds everything from the lake and publishes the second version's figures.
     again = run(landing, warehouse)
-    assert again.build == "no previous publication"
+    assert again.build == ("no trustworthy record of what the current publication was built from")
     assert again.ingest.files_ingested == 0
     with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
         assert con.execute("select sum(events) from ehr_time_by_clinician_day").fetchone()[0] \
