@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo lint bench clean
+.PHONY: setup test demo lint bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/nightly_increment.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale.py --sizes 1M,10M --repeats 3
 
 clean:
 	rm -rf $(VENV) warehouse .pytest_cache

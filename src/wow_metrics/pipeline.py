@@ -181,6 +181,7 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
                                         for p in plan.pending])
         report = step(record_ingest, ctx.lake, plan, rows)
         phases["ingest"] = time.perf_counter() - t0
+        mark("ingest.done")
         t0 = time.perf_counter()
         step(stage_reference, ctx)
         build_plan = step(plan_build, ctx, backfill)
@@ -188,6 +189,7 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
         results = fan_out(build_partition, [(ctx, build_plan, i)
                                             for i in range(len(build_plan.partitions))])
         phases["build"] = time.perf_counter() - t0
+        mark("build.done")
         summary = step(finish_run, ctx, build_plan, report, results, phases)
     except Exception as exc:
         # A full disk, a read-only folder or too little memory, met in any step: one clear error.

@@ -15,17 +15,27 @@ import logging
 import os
 import signal
 from collections import Counter
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 PROGRESS_FILE_ENV = "WOW_PROGRESS_FILE"
 KILL_AT_ENV = "WOW_KILL_AT"
 _reached: Counter[str] = Counter()
+_listeners: list[Callable[[str], None]] = []
+
+
+def add_listener(listener: Callable[[str], None]) -> None:
+    """Call `listener(marker)` at every marker this process reaches (the benchmark harness
+    times phases and measures their peak memory this way)."""
+    _listeners.append(listener)
 
 
 def mark(marker: str) -> None:
     """Record that the run reached `marker`; die here if the harness asked for it."""
     log.debug("progress: %s", marker)
+    for listener in _listeners:
+        listener(marker)
     trace = os.environ.get(PROGRESS_FILE_ENV)
     if trace:
         with open(trace, "a", encoding="utf-8") as fh:

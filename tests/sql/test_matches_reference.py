@@ -157,6 +157,27 @@ def test_sample_matches_reference(tmp_path: Path) -> None:
     _assert_rows_match(published.table("ehr_time_by_clinician_period"), expected_periods,
                        ("clinician_id", "period_start"))
 
+    # The pandas baseline the scale benchmark times wow against computes the same day figures
+    # (so the benchmark compares like with like).
+    import importlib.util
+
+    from conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("pandas_baseline",
+                                                  REPO_ROOT / "bench" / "pandas_baseline.py")
+    baseline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(baseline)
+    frame = baseline.compute_days(SAMPLE_LANDING)
+    columns = [c for c in frame.columns]
+    assert len(columns) >= 12 and "pajama_minutes" in columns and "in_schedule_minutes" in columns
+    published_days = {(r["clinician_id"], r["activity_date"]): r
+                      for r in published.table("ehr_time_by_clinician_day")}
+    assert len(frame) == len(published_days)
+    for row in frame.to_dict("records"):
+        day = published_days[(row["clinician_id"], row["activity_date"])]
+        for column in columns:
+            assert row[column] == day[column], (row["clinician_id"], row["activity_date"], column)
+
 
 def test_generated_landing_across_dst_matches_reference(tmp_path: Path) -> None:
     """The generator's realistic shape over the spring DST change, several time zones."""
