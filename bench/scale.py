@@ -14,7 +14,7 @@ as a ratio against the baseline; the machine's load before and after; `wow --hel
     .venv/bin/python bench/scale.py --sizes 1M,10M [--repeats 3] [--workdir DIR]
         [--memory-limit 4GB] [--threads N] [--no-baseline]
 
-`make bench-scale` runs the 1M and 10M sizes. 100M needs about 4 GB of CSV (1,440 files).
+`make bench-scale` runs the 1M and 10M sizes. 100M needs about 4 GB of CSV (the same 180 files, larger).
 """
 
 from __future__ import annotations
