@@ -291,29 +291,27 @@ def _access_command(fn, writes: tuple[Path, str] | None = None) -> int:
     """Run an informatics command; a missing publication or bad SQL is a clear message, exit 2.
 
     `writes` = (warehouse, command) for a command that writes the warehouse: it holds the
-    writer lock, and exits 3 when another writer holds it.
+    writer lock, exits 3 when another writer holds it and 4 on a resource fault (disk full,
+    folder not writable).
     """
     import contextlib
 
     import duckdb
 
     from wow_metrics.access import NoPublication
-    from wow_metrics.faults import ResourceError, resource_error
+    from wow_metrics.faults import ResourceError, resource_errors
     from wow_metrics.lock import WarehouseBusy, warehouse_lock
 
     try:
-        with warehouse_lock(*writes) if writes else contextlib.nullcontext():
+        with contextlib.ExitStack() as writing:
+            if writes:
+                writing.enter_context(resource_errors(writes[0]))
+                writing.enter_context(warehouse_lock(*writes))
             return fn()
     except ResourceError as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return EXIT_RESOURCE
-    except (NoPublication, duckdb.Error, OSError) as exc:
-        fault = resource_error(exc, writes[0]) if writes else None
-        if fault is not None:
-            print(f"wow: error: {fault}", file=sys.stderr)
-            return EXIT_RESOURCE
-        if isinstance(exc, OSError) and not isinstance(exc, duckdb.Error):
-            raise
+    except (NoPublication, duckdb.Error) as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
     except WarehouseBusy as exc:

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
-_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded")
-_NOT_WRITABLE_TEXT = ("Read-only file system", "Permission denied", "Operation not permitted")
 UNCHANGED = "Nothing was published: the previous publication is unchanged and readers still see it."
+# What an OS or DuckDB error amounts to: (errno values, texts DuckDB and Arrow put in their
+# messages instead, what the user is told), checked in this order.
+_KINDS = (
+    ((errno.ENOSPC, errno.EDQUOT), ("No space left on device", "Disk quota exceeded"),
+     "the disk holding {warehouse} is full: {detail}. {unchanged} Free space (a run needs room "
+     "for new lake files, its scratch and one more copy of wow.duckdb) and run again: it picks "
+     "up where this one stopped."),
+    ((errno.EFBIG,), ("File too large",),
+     "a file under {warehouse} would exceed the largest file this process may write (ulimit "
+     "-f): {detail}. {unchanged} Raise the limit and run again: it picks up where this one "
+     "stopped."),
+    ((errno.EROFS, errno.EACCES, errno.EPERM),
+     ("Read-only file system", "Permission denied", "Operation not permitted"),
+     "a file under {warehouse} could not be written: {detail}. {unchanged} Give this user "
+     "write access to the whole warehouse folder (or mount it read-write) and run again."),
+)
 
 
 class ResourceError(RuntimeError):
@@ -29,8 +43,9 @@ def _detail(exc: BaseException) -> str:
 
 
 def check_writable(warehouse: Path) -> None:
-    """Fail at once, before anything is written, if the warehouse folder is not writable."""
-    folder = warehouse if warehouse.exists() else warehouse.parent
+    """Fail at once, before anything is written, if the warehouse folder (or, before it exists,
+    the nearest folder it would be made in) is not writable."""
+    folder = warehouse
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not os.access(folder, os.W_OK):
@@ -47,26 +62,26 @@ def resource_error(exc: BaseException, warehouse: Path,
 
     if isinstance(exc, ResourceError):
         return exc
-    code = getattr(exc, "errno", None)
-    text = str(exc)
-    if isinstance(exc, duckdb.OutOfMemoryException) or isinstance(exc, MemoryError):
+    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError):
         return ResourceError(
             f"the run needs more memory than DuckDB may use (memory_limit "
             f"{memory_limit or 'default: 80% of RAM'}): {_detail(exc)}. {UNCHANGED} Raise "
             "memory_limit in wow.yaml (or lower threads) and run again.")
-    if code in _DISK_FULL or any(t in text for t in _DISK_FULL_TEXT):
-        return ResourceError(
-            f"the disk holding {warehouse} is full: {_detail(exc)}. {UNCHANGED} Free space (a "
-            "run needs room for new lake files, its scratch and one more copy of wow.duckdb) "
-            "and run again: it picks up where this one stopped.")
-    if code == errno.EFBIG or "File too large" in text:
-        return ResourceError(
-            f"a file under {warehouse} would exceed the largest file this process may write "
-            f"(ulimit -f): {_detail(exc)}. {UNCHANGED} Raise the limit and run again: it "
-            "picks up where this one stopped.")
-    if code in _NOT_WRITABLE or any(t in text for t in _NOT_WRITABLE_TEXT):
-        return ResourceError(
-            f"a file under {warehouse} could not be written: {_detail(exc)}. {UNCHANGED} Give "
-            "this user write access to the whole warehouse folder (or mount it read-write) and "
-            "run again.")
+    code, text = getattr(exc, "errno", None), str(exc)
+    for codes, texts, message in _KINDS:
+        if code in codes or any(t in text for t in texts):
+            return ResourceError(message.format(warehouse=warehouse, detail=_detail(exc),
+                                                unchanged=UNCHANGED))
     return None
+
+
+@contextmanager
+def resource_errors(warehouse: Path, memory_limit: str | None = None) -> Iterator[None]:
+    """Re-raise a resource fault met in the block as its ResourceError; other errors as they are."""
+    try:
+        yield
+    except Exception as exc:
+        fault = resource_error(exc, warehouse, memory_limit)
+        if fault is None or fault is exc:
+            raise
+        raise fault from exc

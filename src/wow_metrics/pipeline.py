@@ -15,7 +15,7 @@ from typing import Any
 
 from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, load_settings
-from wow_metrics.faults import resource_error
+from wow_metrics.faults import resource_errors
 from wow_metrics.files import remove_leftovers
 from wow_metrics.ingest import IngestReport, ingest_pending, plan_ingest, record_ingest
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
@@ -144,16 +144,10 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
     if not Path(landing).is_dir():
         raise LandingError(f"landing folder {Path(landing).absolute()} does not exist")
     settings = settings or load_settings(Path(landing))
-    try:
-        with warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
-            ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh,
-                            settings=settings)
-            return run_steps(ctx, backfill=backfill)
-    except Exception as exc:
-        fault = resource_error(exc, Path(warehouse), settings.memory_limit)
-        if fault is None or fault is exc:
-            raise
-        raise fault from exc
+    with resource_errors(Path(warehouse), settings.memory_limit), \
+            warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
+        ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
+        return run_steps(ctx, backfill=backfill)
 
 
 def _call(fn: Callable, *args: Any) -> Any:
@@ -175,28 +169,24 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
     started = time.perf_counter()
     phases: dict[str, float] = {}
     try:
-        t0 = time.perf_counter()
-        plan = step(plan_ingest, ctx.landing, ctx.lake, ctx.settings, ctx.key, ctx.run_id)
-        rows = fan_out(ingest_pending, [(p, ctx.lake, ctx.settings, ctx.key, plan.now)
-                                        for p in plan.pending])
-        report = step(record_ingest, ctx.lake, plan, rows)
-        phases["ingest"] = time.perf_counter() - t0
-        mark("ingest.done")
-        t0 = time.perf_counter()
-        step(stage_reference, ctx)
-        build_plan = step(plan_build, ctx, backfill)
-        mark("build.planned")
-        results = fan_out(build_partition, [(ctx, build_plan, i)
-                                            for i in range(len(build_plan.partitions))])
-        phases["build"] = time.perf_counter() - t0
-        mark("build.done")
-        summary = step(finish_run, ctx, build_plan, report, results, phases)
-    except Exception as exc:
         # A full disk, a read-only folder or too little memory, met in any step: one clear error.
-        fault = resource_error(exc, ctx.warehouse, ctx.settings.memory_limit)
-        if fault is None or fault is exc:
-            raise
-        raise fault from exc
+        with resource_errors(ctx.warehouse, ctx.settings.memory_limit):
+            t0 = time.perf_counter()
+            plan = step(plan_ingest, ctx.landing, ctx.lake, ctx.settings, ctx.key, ctx.run_id)
+            rows = fan_out(ingest_pending, [(p, ctx.lake, ctx.settings, ctx.key, plan.now)
+                                            for p in plan.pending])
+            report = step(record_ingest, ctx.lake, plan, rows)
+            phases["ingest"] = time.perf_counter() - t0
+            mark("ingest.done")
+            t0 = time.perf_counter()
+            step(stage_reference, ctx)
+            build_plan = step(plan_build, ctx, backfill)
+            mark("build.planned")
+            results = fan_out(build_partition, [(ctx, build_plan, i)
+                                                for i in range(len(build_plan.partitions))])
+            phases["build"] = time.perf_counter() - t0
+            mark("build.done")
+            summary = step(finish_run, ctx, build_plan, report, results, phases)
     finally:
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started

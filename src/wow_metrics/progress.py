@@ -1,6 +1,6 @@
 """Progress markers: the named points a run passes, for its debug log and for fault injection.
 
-Each marker names a phase and a step (`ingest.events_durable`, `publish.swapped`, ...). A run
+Each marker names a phase and a step (`ingest.bucket_durable`, `publish.swapped`, ...). A run
 logs every marker it reaches at DEBUG level (`wow -v run`). Two environment variables serve the
 fault-injection harness (tests/reliability); a production run sets neither:
 
