@@ -22,6 +22,20 @@ os.environ.setdefault("WOW_PSEUDONYM_KEY", "test-only-key-not-a-secret")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
 
+# A site's own extract format, declared in <landing>/formats/acme_audit.yml (no code).
+SITE_FORMAT = """\
+name: acme_audit
+description: A tab-separated export with day-first UTC times.
+delimiters: ["\\t"]
+columns:
+  clinician_id: Operator
+  action: Event
+  patient_id: PatientRef
+event_time:
+  - {column: WhenUTC, kind: utc_instant}
+timestamp_formats: ["%d.%m.%Y %H:%M:%S"]
+"""
+
 EPIC_COLUMNS = [
     "USER_ID",
     "ACCESS_INSTANT",

@@ -14,27 +14,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from conftest import SAMPLE_LANDING as SAMPLE
+from conftest import SITE_FORMAT
+
 from wow_metrics.digest import table_digests
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = REPO_ROOT / "data" / "sample"
 KEY = "reliability-test-key-not-a-secret"
 
 BASE_DAYS = ("2026-02-23", "2026-02-24", "2026-02-25", "2026-02-26")
 NEW_DAYS = ("2026-02-27", "2026-02-28")
 
-SITE_FORMAT = """\
-name: acme_audit
-description: A tab-separated export with day-first UTC times (synthetic).
-delimiters: ["\\t"]
-columns:
-  clinician_id: Operator
-  action: Event
-  patient_id: PatientRef
-event_time:
-  - {column: WhenUTC, kind: utc_instant}
-timestamp_formats: ["%d.%m.%Y %H:%M:%S"]
-"""
 # Version 2 of the site's declaration also reads ISO times: the row version 1 quarantined loads.
 SITE_FORMAT_V2 = SITE_FORMAT.replace('["%d.%m.%Y %H:%M:%S"]', '["%d.%m.%Y %H:%M:%S", "iso8601"]')
 ACME_ROWS = ("Operator\tWhenUTC\tEvent\tPatientRef\n"

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SITE_FORMAT
 from test_ingest import assert_reconciles, counts, lake_events, live_manifest, manifest, quarantined
 
 from wow_metrics.ingest.formats import FormatError, load_declaration, registry
@@ -77,20 +77,6 @@ def test_example_layout_gives_hand_computed_minutes(landing):
 # ---------------------------------------------------------------------------------------------
 # A site's own format: <landing>/formats/<name>.yml and action-map rows, no code
 # ---------------------------------------------------------------------------------------------
-
-SITE_FORMAT = """\
-name: acme_audit
-description: A tab-separated export with day-first UTC times.
-delimiters: ["\\t"]
-columns:
-  clinician_id: Operator
-  action: Event
-  patient_id: PatientRef
-event_time:
-  - {column: WhenUTC, kind: utc_instant}
-timestamp_formats: ["%d.%m.%Y %H:%M:%S"]
-"""
-
 
 def _site_landing(landing, declaration: str = SITE_FORMAT) -> str:
     (landing.root / "formats").mkdir(parents=True, exist_ok=True)
