@@ -11,26 +11,54 @@
 with events as (select * from int_timeline_events),
 
 ordered as (
+    -- One sort by clinician and instant. An event alone at its instant (nearly every event)
+    -- takes the next instant from it; events sharing an instant are ordered in full below.
+    select
+        *,
+        lead(event_at) over w as next_at,
+        lag(event_at) over w as prev_at
+    from events
+    window w as (partition by clinician_id order by event_at)
+),
+
+tied as (
+    -- The last at an instant in SPEC 4 order takes the next instant; the others end where
+    -- they start. Whichever tied row the sort put last holds the next instant (or NULL).
     select
         clinician_id,
-        event_at as start_at,
-        lead(event_at) over (
-            partition by clinician_id
-            order by event_at, action, workstation_id, report_name, source_file, source_line
-        ) as next_event_at,
+        event_at,
         category,
-        is_prescription
-    from events
+        is_prescription,
+        case
+            when row_number() over instant = count(*) over (partition by clinician_id, event_at)
+                then max(case when next_at <> event_at then next_at end)
+                     over (partition by clinician_id, event_at)
+            else event_at
+        end as next_event_at
+    from ordered
+    where next_at = event_at or prev_at = event_at
+    window instant as (
+        partition by clinician_id, event_at
+        order by action, workstation_id, report_name, source_file, source_line
+    )
+),
+
+timeline as (
+    select clinician_id, event_at, category, is_prescription, next_at as next_event_at
+    from ordered
+    where not coalesce(next_at = event_at or prev_at = event_at, false)
+    union all
+    select * from tied
 )
 
 select
     clinician_id,
-    start_at,
+    event_at as start_at,
     case
-        when epoch_us(next_event_at) - epoch_us(start_at) <= $idle_threshold_us then next_event_at
-        else start_at
+        when epoch_us(next_event_at) - epoch_us(event_at) <= $idle_threshold_us then next_event_at
+        else event_at
     end as end_at,
-    coalesce(epoch_us(next_event_at) - epoch_us(start_at) <= $idle_threshold_us, false) as is_active,
+    coalesce(epoch_us(next_event_at) - epoch_us(event_at) <= $idle_threshold_us, false) as is_active,
     category,
     is_prescription
-from ordered
+from timeline

@@ -15,7 +15,10 @@ mapped as (
         case
             when e.category_raw is not null then false
             else coalesce(exact.is_prescription, any_report.is_prescription, false)
-        end as is_prescription
+        end as is_prescription,
+        -- The duplicate key hashed: a cheap first pass finds the few keys seen more than once.
+        hash(e.clinician_id, e.event_at, e.action, e.report_name, coalesce(e.patient_key, ''),
+             e.workstation_id) as dup_hash
     from events e
     left join action_map exact
         on exact.format = e.format
@@ -27,15 +30,24 @@ mapped as (
         and any_report.report_name_key = ''
 ),
 
+repeated as (
+    select dup_hash from mapped group by dup_hash having count(*) > 1
+),
+
 flagged as (
+    -- A key seen once is no duplicate. Rows sharing a hash (real duplicates, and any hash
+    -- collision) are compared on the key itself.
+    select * exclude (dup_hash), false as is_duplicate
+    from mapped anti join repeated using (dup_hash)
+    union all
     select
-        *,
+        * exclude (dup_hash),
         row_number() over (
             partition by clinician_id, event_at, action, report_name,
                          coalesce(patient_key, ''), workstation_id
             order by source_file, source_line
         ) > 1 as is_duplicate
-    from mapped
+    from mapped semi join repeated using (dup_hash)
 )
 
 select

@@ -17,7 +17,13 @@ from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, load_settings
 from wow_metrics.faults import resource_errors
 from wow_metrics.files import remove_leftovers
-from wow_metrics.ingest import IngestReport, ingest_pending, plan_ingest, record_ingest
+from wow_metrics.ingest import (
+    IngestReport,
+    ingest_pending,
+    ingest_workers,
+    plan_ingest,
+    record_ingest,
+)
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
 from wow_metrics.lock import warehouse_lock
@@ -46,12 +52,14 @@ REFERENCE_KINDS = {
     "category_map": (("format", "action", "category"), ("report_name", "is_prescription")),
 }
 
+# The lake event columns the build reads (metric_id, process_id and encounter_key stay in the
+# lake for analysts; no metric uses them).
 LAKE_EVENT_COLUMNS = """
     source_file VARCHAR, source_line BIGINT, format VARCHAR, clinician_id VARCHAR,
     event_at TIMESTAMPTZ, action VARCHAR, report_name VARCHAR, category_raw VARCHAR,
-    patient_key VARCHAR, workstation_id VARCHAR, metric_id VARCHAR, process_id VARCHAR,
-    encounter_key VARCHAR, is_time_ambiguous BOOLEAN
+    patient_key VARCHAR, workstation_id VARCHAR, is_time_ambiguous BOOLEAN
 """
+LAKE_EVENT_NAMES = ", ".join(c.split()[0] for c in LAKE_EVENT_COLUMNS.split(","))
 
 
 PARTITION_OUTPUTS = {
@@ -158,13 +166,28 @@ def _call_each(fn: Callable, calls: list[tuple]) -> list:
     return [fn(*args) for args in calls]
 
 
+def _fan_out_locally(fn: Callable, calls: list[tuple]) -> list:
+    """`wow run`'s fan-out: extracts are ingested side by side on threads (each with its own
+    DuckDB connection and scratch folder); build tasks run one after another, each using every
+    core and the whole memory_limit."""
+    if fn is not ingest_pending or len(calls) < 2:
+        return _call_each(fn, calls)
+    workers = ingest_workers(calls[0][2], len(calls))
+    if workers == 1:
+        return _call_each(fn, calls)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wow-ingest") as pool:
+        return list(pool.map(lambda args: fn(*args, workers=workers), calls))
+
+
 def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = None,
-              step: Callable = _call, fan_out: Callable = _call_each) -> RunSummary:
+              step: Callable = _call, fan_out: Callable = _fan_out_locally) -> RunSummary:
     """Every step of a run, in order: the one sequence `wow run` and the Prefect flow share.
 
     `step(fn, *args)` runs one step and `fan_out(fn, [args, ...])` runs independent calls of one
     step (an extract's ingest, a partition's build) and returns their results in order; the flow
-    passes task-submitting versions, `run()` plain calls.
+    passes task-submitting versions, `run()` threads for ingest and plain calls otherwise.
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -361,6 +384,45 @@ def _write_scope(ctx: RunContext, state: dict, path: Path,
     return rows, buckets, shas
 
 
+def load_partition_inputs(con, ctx: RunContext, plan: BuildPlan, buckets: list[int]) -> None:
+    """The inputs of one build task: its lake events (a view over the lake's Parquet, read once
+    by stg_events, columns the models use only) and its reference tables."""
+    wanted = None if plan.extract_shas is None else set(plan.extract_shas)
+    events = [str(p) for p in ctx.lake.live_event_files(ctx.lake.load_manifest(), buckets)
+              if wanted is None or p.stem in wanted]
+    # An incremental build reads, per clinician in scope, the events within 3 days of the
+    # days it rebuilds: enough for every interval that reaches into them.
+    if plan.scope_path:
+        con.execute("create table build_scope as select * from read_parquet($p)",
+                    {"p": plan.scope_path})
+        con.execute("create table scope_windows as select clinician_id, "
+                    "min(activity_date) - 3 as first_date, max(activity_date) + 3 as last_date "
+                    "from build_scope group by clinician_id")
+    window_filter = (
+        " where exists (select 1 from scope_windows w where w.clinician_id = e.clinician_id "
+        "and cast(timezone('UTC', e.{col}) as DATE) between w.first_date and w.last_date)"
+        if plan.scope_path else "")
+    if events:
+        # A view cannot take prepared parameters: the file list is written in as literals
+        # (lake paths are the warehouse's own, hex names under folders it made).
+        files = "[" + ", ".join(wh.sql_literal(f) for f in events) + "]"
+        con.execute(f"create view lake_events as select {LAKE_EVENT_NAMES} "
+                    f"from read_parquet({files}) e" + window_filter.format(col="event_at"))
+    else:
+        con.execute(f"create table lake_events ({LAKE_EVENT_COLUMNS})")
+    mark("build.partition_read")
+    ref = ctx.work_dir / "reference"
+    for table in ("stg_roster", "stg_holidays", "stg_category_map"):
+        con.execute(f"create table {table} as select * from read_parquet($p)",
+                    {"p": str(ref / f"{table}.parquet")})
+    # Schedule rows are staged globally (appointment_id replacement crosses clinicians);
+    # each task keeps its own clinicians'.
+    con.execute(f"create table stg_schedule as select * from (select * from read_parquet($p) "
+                f"where {BUCKET_SQL} in (select unnest($buckets))) e"
+                + window_filter.format(col="start_at"),
+                {"p": str(ref / "stg_schedule.parquet"), "buckets": buckets})
+
+
 def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionResult:
     """Build the day and period tables of one group of clinician buckets in its own database."""
     started = time.perf_counter()
@@ -370,38 +432,7 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
     con = wh.connect(out / "build.duckdb", temp_directory=ctx.work_dir / "tmp",
                      threads=ctx.settings.threads, memory_limit=ctx.settings.memory_limit)
     try:
-        wanted = None if plan.extract_shas is None else set(plan.extract_shas)
-        events = [str(p) for p in ctx.lake.live_event_files(ctx.lake.load_manifest(), buckets)
-                  if wanted is None or p.stem in wanted]
-        # An incremental build reads, per clinician in scope, the events within 3 days of the
-        # days it rebuilds: enough for every interval that reaches into them.
-        if plan.scope_path:
-            con.execute("create table build_scope as select * from read_parquet($p)",
-                        {"p": plan.scope_path})
-            con.execute("create table scope_windows as select clinician_id, "
-                        "min(activity_date) - 3 as first_date, max(activity_date) + 3 as last_date "
-                        "from build_scope group by clinician_id")
-        window_filter = (
-            " where exists (select 1 from scope_windows w where w.clinician_id = e.clinician_id "
-            "and cast(timezone('UTC', e.{col}) as DATE) between w.first_date and w.last_date)"
-            if plan.scope_path else "")
-        if events:
-            con.execute("create table lake_events as select e.* exclude (bucket) "
-                        "from read_parquet($files) e" + window_filter.format(col="event_at"),
-                        {"files": events})
-        else:
-            con.execute(f"create table lake_events ({LAKE_EVENT_COLUMNS})")
-        mark("build.partition_read")
-        ref = ctx.work_dir / "reference"
-        for table in ("stg_roster", "stg_holidays", "stg_category_map"):
-            con.execute(f"create table {table} as select * from read_parquet($p)",
-                        {"p": str(ref / f"{table}.parquet")})
-        # Schedule rows are staged globally (appointment_id replacement crosses clinicians);
-        # each task keeps its own clinicians'.
-        con.execute(f"create table stg_schedule as select * from (select * from read_parquet($p) "
-                    f"where {BUCKET_SQL} in (select unnest($buckets))) e"
-                    + window_filter.format(col="start_at"),
-                    {"p": str(ref / "stg_schedule.parquet"), "buckets": buckets})
+        load_partition_inputs(con, ctx, plan, buckets)
         wh.run_models(con, ctx.params, "partition")
         failures = wh.run_audits(con, ctx.params, "partition")
         outputs = {}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from wow_metrics.contracts import load_contracts
 from wow_metrics.lake import Lake
+from wow_metrics.warehouse import sql_literal
 
 VALIDATION_COLUMNS = """run_id VARCHAR, table_name VARCHAR, check_name VARCHAR,
     expectation VARCHAR, severity VARCHAR, success BOOLEAN, failing_rows BIGINT,
@@ -46,8 +47,11 @@ def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = fr
     files = lake.live_event_files(manifest)
     new = [str(p) for p in files if p.stem not in validated]
     if new:
-        con.execute("create or replace temp table canonical_events as select * "
-                    "from read_parquet($f, hive_partitioning = false)", {"f": new})
+        # A view, not a copy: each check reads only the columns it needs from the Parquet.
+        # (A view takes no prepared parameters; the lake's own paths are written in as literals.)
+        listed = "[" + ", ".join(sql_literal(f) for f in new) + "]"
+        con.execute("create or replace temp view canonical_events as select * "
+                    f"from read_parquet({listed}, hive_partitioning = false)")
     elif files:  # nothing new: an empty table of the lake's shape, so its checks still run
         con.execute("create or replace temp table canonical_events as select * "
                     "from read_parquet($f, hive_partitioning = false) limit 0", {"f": str(files[0])})

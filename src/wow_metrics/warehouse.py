@@ -199,11 +199,11 @@ def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABL
             build_con.execute(f"create table pub.{table} as select * from {table}")
         for table, text in (comments or {}).items():
             # COMMENT ON takes no prepared parameters; the texts are the project's own constants.
-            build_con.execute(f"comment on table pub.{table} is {_sql_literal(text)}")
+            build_con.execute(f"comment on table pub.{table} is {sql_literal(text)}")
         for table, columns in (column_comments or {}).items():
             for column, text in columns.items():
                 build_con.execute(
-                    f"comment on column pub.{table}.{column} is {_sql_literal(text)}")
+                    f"comment on column pub.{table}.{column} is {sql_literal(text)}")
         build_con.execute("checkpoint pub")
     finally:
         build_con.execute("detach pub")
@@ -222,6 +222,7 @@ def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABL
     return target
 
 
-def _sql_literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """A SQL string literal of `text` (quotes doubled)."""
     return "'" + text.replace("'", "''") + "'"
 

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -279,6 +280,38 @@ def _manifest_base(plan: IngestPlan, pending: PendingFile) -> dict:
 
 
 _local = threading.local()
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b|bytes)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+MAX_INGEST_WORKERS = 4
+
+
+def ingest_workers(settings: Settings, extracts: int) -> int:
+    """How many extracts `wow run` ingests at once: one per core (up to `threads`).
+
+    A nightly extract is too small for DuckDB to spread over the cores (it gives each thread a
+    row group of its own), so extracts are read side by side instead. The workers share
+    `threads` and `memory_limit` (`_worker_limits`): together they never use more than a run
+    was given.
+    """
+    cores = settings.threads or os.cpu_count() or 1
+    workers = max(1, min(cores, extracts, MAX_INGEST_WORKERS))
+    if settings.memory_limit and not _BYTES.match(settings.memory_limit):
+        return 1  # a form DuckDB reads but this does not split: one extract at a time
+    return workers
+
+
+def _worker_limits(settings: Settings, workers: int) -> tuple[str | None, int | None]:
+    """(memory_limit, threads) of one of `workers` connections reading extracts side by side."""
+    if workers <= 1:
+        return settings.memory_limit, settings.threads
+    threads = max(1, (settings.threads or os.cpu_count() or 1) // workers)
+    if not settings.memory_limit:
+        return None, threads
+    found = _BYTES.match(settings.memory_limit)
+    assert found, "ingest_workers gives one worker to a limit it cannot split"
+    total = float(found.group(1)) * _UNITS[(found.group(2) or "b").lower()]
+    return f"{int(total // workers)}B", threads
 
 
 def _thread_connection(memory_limit: str | None, threads: int | None):
@@ -290,12 +323,15 @@ def _thread_connection(memory_limit: str | None, threads: int | None):
 
 
 def ingest_pending(pending: PendingFile, lake: Lake, settings: Settings, key: bytes,
-                   now: dt.datetime, con=None) -> dict:
-    """Read one extract into the lake; return its ingest figures. Touches no shared state."""
-    con = con or _thread_connection(settings.memory_limit, settings.threads)
+                   now: dt.datetime, con=None, workers: int = 1) -> dict:
+    """Read one extract into the lake; return its ingest figures. Touches no shared state.
+
+    `workers`: how many extracts are being read at once in this process (they share the
+    run's threads and memory_limit)."""
+    con = con or _thread_connection(*_worker_limits(settings, workers))
     fmt = pending.fmt if pending.problem is None else None
     src = SourceFile(Path(pending.path), pending.relative, fmt, pending.problem)
-    return _ingest_one(con, src, pending.sha, lake, settings, key, now)
+    return _ingest_one(con, src, pending.sha, lake, settings, key, now, workers)
 
 
 def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestReport:
@@ -355,7 +391,7 @@ def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -
 
 
 def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
-                now: dt.datetime) -> dict:
+                now: dt.datetime, workers: int = 1) -> dict:
     """Stream one extract through Parquet scratch files into the lake (never held whole in memory)."""
     mark("ingest.file_started")
     if src.format is None:
@@ -371,7 +407,9 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
     except duckdb.OutOfMemoryException as exc:
         raise IngestMemoryError(
             f"{src.relative}: reading it needs more memory than DuckDB may use "
-            f"(memory_limit {settings.memory_limit or 'default'}): {str(exc).splitlines()[0]}. "
+            f"(memory_limit {settings.memory_limit or 'default'}"
+            f"{f', shared by {workers} extracts read at once' if workers > 1 else ''}): "
+            f"{str(exc).splitlines()[0]}. "
             "Raise memory_limit in wow.yaml (measured on a 3M-row extract: "
             "160MB is enough with two threads) or lower threads. Nothing of this file was published; the next run reads it again."
         ) from None
