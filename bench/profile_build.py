@@ -1,6 +1,6 @@
 """Profile the build: seconds per sql/ model of the partition scope, on a warehouse a run filled.
 
-    .venv/bin/python bench/profile_build.py WAREHOUSE LANDING [--explain MODEL] [--memory-db]
+    .venv/bin/python bench/profile_build.py WAREHOUSE LANDING [--explain MODEL] [--file-db] [--as-views]
 
 Views are timed as tables here (materialised), so each line is the cost of that model alone;
 the pipeline keeps them views, and their cost then shows in the table that reads them. With
@@ -10,10 +10,33 @@ the pipeline keeps them views, and their cost then shows in the table that reads
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
+
+
+def print_profile(con, sql: str) -> None:
+    """Run `sql` under DuckDB's JSON profiler; print its operators (self time, rows) as a tree."""
+    out = Path(tempfile.mkdtemp(prefix="wow-explain-")) / "profile.json"
+    con.execute("pragma enable_profiling = 'json'")
+    con.execute(f"pragma profiling_output = '{out}'")
+    con.execute(sql).fetchall()
+    con.execute("pragma disable_profiling")
+
+    def walk(node: dict, depth: int) -> None:
+        extra = node.get("extra_info", {})
+        what = (extra.get("Join Type") or extra.get("Aggregates") or extra.get("CTE Name")
+                or extra.get("Function") or extra.get("Projections") or "")
+        print(f"{'  ' * depth}{node.get('name', '?')[:36]:<36}{node.get('timing', 0):>7.2f} s"
+              f"{node.get('intermediate_rows', 0):>13,} rows  {str(what)[:70]}")
+        for child in node.get("children", []):
+            walk(child, depth + 1)
+
+    for node in json.loads(out.read_text())["operator"]:
+        walk(node, 0)
 
 
 def main() -> None:
@@ -21,7 +44,8 @@ def main() -> None:
     parser.add_argument("warehouse", type=Path)
     parser.add_argument("landing", type=Path)
     parser.add_argument("--explain", default=None)
-    parser.add_argument("--memory-db", action="store_true", help="build in :memory:")
+    parser.add_argument("--file-db", action="store_true",
+                        help="build in a database file (the pipeline builds in memory)")
     parser.add_argument("--as-views", action="store_true",
                         help="keep views as views (time the pipeline's real plan)")
     args = parser.parse_args()
@@ -34,7 +58,7 @@ def main() -> None:
     # Read the lake of the given warehouse; build in this run's scratch.
     ctx.warehouse = args.warehouse.absolute()
     stage_reference(ctx)
-    db = ":memory:" if args.memory_db else str(ctx.work_dir / "build.duckdb")
+    db = str(ctx.work_dir / "build.duckdb") if args.file_db else ":memory:"
     con = wh.connect(db, temp_directory=ctx.work_dir / "tmp", threads=ctx.settings.threads,
                      memory_limit=ctx.settings.memory_limit)
     timings: list[tuple[str, float]] = []
@@ -45,15 +69,15 @@ def main() -> None:
     wh.bind_variables(con, ctx.params)
     for model in wh.discover_models("partition"):
         if model.name == args.explain:
-            sql = wh._PARAM.sub(lambda m: f"getvariable('{m.group(1)}')", model.sql)
-            plan = con.execute("explain analyze " + sql).fetchall()
-            print(plan[0][1])
+            print_profile(con, wh._PARAM.sub(lambda m: f"getvariable('{m.group(1)}')", model.sql))
         if model.materialized == "view" and not args.as_views:
             model = wh.Model(model.name, model.layer, model.sql, "table", model.scope)
         started = time.perf_counter()
         wh.run_model(con, model, ctx.params)
         timings.append((model.name, time.perf_counter() - started))
     n = con.execute("select count(*) from stg_events").fetchone()[0]
+    con.close()
+    shutil.rmtree(ctx.work_dir, ignore_errors=True)
     total = sum(s for _, s in timings)
     for name, seconds in timings:
         print(f"{name:<34}{seconds:>8.2f} s {100 * seconds / total:>5.1f}%")

@@ -50,9 +50,10 @@ flagged as (
     from mapped semi join repeated using (dup_hash)
 )
 
+-- The columns later models use (the patient key served only to find duplicates).
 select
-    source_file, source_line, format, clinician_id, event_at, action, report_name,
-    category, is_prescription, patient_key, workstation_id, is_time_ambiguous,
+    source_file, source_line, clinician_id, event_at, action, report_name,
+    category, is_prescription, workstation_id,
     is_duplicate,
     not is_duplicate and category = 'exclude' as is_excluded
 from flagged

@@ -52,12 +52,12 @@ REFERENCE_KINDS = {
     "category_map": (("format", "action", "category"), ("report_name", "is_prescription")),
 }
 
-# The lake event columns the build reads (metric_id, process_id and encounter_key stay in the
-# lake for analysts; no metric uses them).
+# The lake event columns the build reads (metric_id, process_id, encounter_key and
+# is_time_ambiguous stay in the lake for analysts; no metric uses them).
 LAKE_EVENT_COLUMNS = """
     source_file VARCHAR, source_line BIGINT, format VARCHAR, clinician_id VARCHAR,
     event_at TIMESTAMPTZ, action VARCHAR, report_name VARCHAR, category_raw VARCHAR,
-    patient_key VARCHAR, workstation_id VARCHAR, is_time_ambiguous BOOLEAN
+    patient_key VARCHAR, workstation_id VARCHAR
 """
 LAKE_EVENT_NAMES = ", ".join(c.split()[0] for c in LAKE_EVENT_COLUMNS.split(","))
 
@@ -424,12 +424,15 @@ def load_partition_inputs(con, ctx: RunContext, plan: BuildPlan, buckets: list[i
 
 
 def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionResult:
-    """Build the day and period tables of one group of clinician buckets in its own database."""
+    """Build the day and period tables of one group of clinician buckets in its own database
+    (in memory, spilling to the run's temp folder)."""
     started = time.perf_counter()
     buckets = plan.partitions[index]
     out = ctx.work_dir / "partitions" / f"{index:03d}"
     out.mkdir(parents=True, exist_ok=True)
-    con = wh.connect(out / "build.duckdb", temp_directory=ctx.work_dir / "tmp",
+    # In memory: what does not fit memory_limit spills to the run's temp folder (a database
+    # file would compress and write every table of the build, which costs more than it saves).
+    con = wh.connect(":memory:", temp_directory=ctx.work_dir / "tmp",
                      threads=ctx.settings.threads, memory_limit=ctx.settings.memory_limit)
     try:
         load_partition_inputs(con, ctx, plan, buckets)
@@ -445,7 +448,6 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
             outputs[table] = str(path)
     finally:
         con.close()
-        (out / "build.duckdb").unlink(missing_ok=True)
     mark("build.partition_done")
     return PartitionResult(index, outputs, failures, time.perf_counter() - started)
 
