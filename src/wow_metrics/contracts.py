@@ -14,6 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from wow_metrics.warehouse import sql_literal
+
 CONTRACTS_ROOT = Path(__file__).resolve().parents[2] / "schemas" / "contracts"
 
 Severity = Literal["critical", "warning"]
@@ -85,7 +87,7 @@ class Check(_Strict):
             return f"select * from {table} where {col} < {lo!r} or {col} > {hi!r}"
         if self.min is not None:
             return f"select * from {table} where {col} < {self.min!r}"
-        values = ", ".join(_sql_literal(v) for v in self.in_ or [])
+        values = ", ".join(sql_literal(v) for v in self.in_ or [])
         return f"select * from {table} where {col} not in ({values})"
 
 
@@ -231,14 +233,6 @@ def column_comments(contract: Contract) -> dict[str, str]:
     """Column comment text (definition, then unit) for COMMENT ON COLUMN and docs."""
     return {c.name: c.definition.strip() + (f" Unit: {c.unit}." if c.unit else "")
             for c in contract.columns}
-
-
-def _sql_literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _check_text(check: Check) -> str:

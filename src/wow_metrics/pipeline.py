@@ -405,9 +405,9 @@ def load_partition_inputs(con, ctx: RunContext, plan: BuildPlan, buckets: list[i
     if events:
         # A view cannot take prepared parameters: the file list is written in as literals
         # (lake paths are the warehouse's own, hex names under folders it made).
-        files = "[" + ", ".join(wh.sql_literal(f) for f in events) + "]"
         con.execute(f"create view lake_events as select {LAKE_EVENT_NAMES} "
-                    f"from read_parquet({files}) e" + window_filter.format(col="event_at"))
+                    f"from read_parquet({wh.sql_list(events)}) e"
+                    + window_filter.format(col="event_at"))
     else:
         con.execute(f"create table lake_events ({LAKE_EVENT_COLUMNS})")
     mark("build.partition_read")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wow_metrics.contracts import load_contracts
 from wow_metrics.lake import Lake
-from wow_metrics.warehouse import sql_literal
+from wow_metrics.warehouse import sql_list
 
 VALIDATION_COLUMNS = """run_id VARCHAR, table_name VARCHAR, check_name VARCHAR,
     expectation VARCHAR, severity VARCHAR, success BOOLEAN, failing_rows BIGINT,
@@ -49,9 +49,8 @@ def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = fr
     if new:
         # A view, not a copy: each check reads only the columns it needs from the Parquet.
         # (A view takes no prepared parameters; the lake's own paths are written in as literals.)
-        listed = "[" + ", ".join(sql_literal(f) for f in new) + "]"
         con.execute("create or replace temp view canonical_events as select * "
-                    f"from read_parquet({listed}, hive_partitioning = false)")
+                    f"from read_parquet({sql_list(new)}, hive_partitioning = false)")
     elif files:  # nothing new: an empty table of the lake's shape, so its checks still run
         con.execute("create or replace temp table canonical_events as select * "
                     "from read_parquet($f, hive_partitioning = false) limit 0", {"f": str(files[0])})

@@ -222,7 +222,16 @@ def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABL
     return target
 
 
-def sql_literal(text: str) -> str:
-    """A SQL string literal of `text` (quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
+def sql_literal(value: object) -> str:
+    """A SQL literal of a bool, a number or (as a string, quotes doubled) anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_list(values: list) -> str:
+    """A SQL list literal, for statements that take no prepared parameters (views)."""
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
 
