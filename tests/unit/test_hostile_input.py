@@ -315,3 +315,59 @@ def test_streamed_and_in_memory_paths_write_the_same_lake(tmp_path: Path, monkey
             con.close()
         results.append((result, _lake_rows(lake, "c" * 64)))
     assert results[0] == results[1]
+
+
+def _two_digits(low: int, high: int):
+    return st.integers(low, high).map(lambda n: f"{n:02d}")
+
+
+# Texts shaped like ISO-8601 with an offset, near and off the shape the fast reading takes.
+_OFFSET_TEXTS = st.builds(
+    lambda y, mo, d, sep, h, mi, s, frac, off: f"{y}-{mo}-{d}{sep}{h}:{mi}{s}{frac}{off}",
+    y=st.sampled_from(["2026", "1990", "1989", "0001", "9999", "20x6"]),
+    mo=_two_digits(0, 13), d=_two_digits(0, 32),
+    sep=st.sampled_from(["T", " ", "t"]),
+    h=_two_digits(0, 25), mi=_two_digits(0, 61),
+    s=st.one_of(st.just(""), _two_digits(0, 61).map(lambda v: ":" + v)),
+    frac=st.one_of(st.just(""), st.tuples(st.sampled_from([".", ","]),
+                                          st.text("0123456789", min_size=0, max_size=10))
+                   .map("".join)),
+    off=st.one_of(st.sampled_from(["Z", "z", "", "+00:00", "-00:00"]),
+                  st.tuples(st.sampled_from(["+", "-"]), _two_digits(0, 99),
+                            st.sampled_from([":", ""]), st.sampled_from(["", "00", "30", "45", "99"]))
+                  .map(lambda t: t[0] + t[1] + (t[2] + t[3] if t[3] else ""))),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(texts=st.lists(_OFFSET_TEXTS, min_size=1, max_size=40))
+def test_fast_reading_of_offset_times_equals_the_full_reading(texts):
+    # The parse reads 'YYYY-MM-DDTHH:MM:SS[.f]Z|+HH:MM' with DuckDB's TIMESTAMPTZ cast; every
+    # other text takes the regex reading. Both must give the same instant, or both none.
+    from wow_metrics.ingest import NOT_BEFORE
+    from wow_metrics.sqlfiles import read_sql
+
+    params = registry().get("canonical").sql_params(
+        ["clinician_id", "event_time", "action"], "America/New_York")
+    params = {**params, "not_after": dt.datetime(9999, 12, 31, tzinfo=dt.UTC),
+              "not_before": dt.datetime(1, 1, 1, tzinfo=dt.UTC)}
+    assert NOT_BEFORE > params["not_before"]
+    con = _connect()
+    try:
+        con.execute("create temp table raw_events as select range + 2 as source_line, "
+                    "'c1' as clinician_id, 'Chart opened' as action, "
+                    + ", ".join(f"null::VARCHAR as {c}" for c in (
+                        "report_name", "category", "patient_key", "encounter_key", "workstation_id",
+                        "metric_id", "process_id", "time_2"))
+                    + ", $texts[range + 1] as time_1 from range(len($texts))", {"texts": texts})
+        rows = con.execute(
+            f"""select r.time_1, p.event_at,
+                       wow_iso_instant(wow_iso_wall(wow_iso_parts(r.time_1)),
+                                       wow_iso_parts(r.time_1).tz, 'America/New_York') as full_at
+                from ({read_sql('ingest/declared_format.sql')}) p
+                join raw_events r using (source_line)""", params).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == len(texts)
+    for text, fast, full in rows:
+        assert fast == full, text
