@@ -77,18 +77,25 @@ class Check(_Strict):
     def bad_rows_sql(self, table: str, column: str) -> str:
         """A query over `table` that returns the rows breaking this check (zero rows = pass)."""
         col = f'"{column}"'
-        if self.not_null:
-            return f"select * from {table} where {col} is null"
         if self.unique:
             return (f"select {col}, count(*) as n_rows from {table} where {col} is not null "
                     f"group by {col} having count(*) > 1")
+        return f"select * from {table} where {self.bad_row_condition(column)}"
+
+    def bad_row_condition(self, column: str) -> str:
+        """The condition true of a row breaking this check (not for `unique`, a property of
+        the column rather than of one row)."""
+        col = f'"{column}"'
+        assert not self.unique, "a unique check has no per-row condition"
+        if self.not_null:
+            return f"{col} is null"
         if self.between is not None:
             lo, hi = self.between
-            return f"select * from {table} where {col} < {lo!r} or {col} > {hi!r}"
+            return f"{col} < {lo!r} or {col} > {hi!r}"
         if self.min is not None:
-            return f"select * from {table} where {col} < {self.min!r}"
+            return f"{col} < {self.min!r}"
         values = ", ".join(sql_literal(v) for v in self.in_ or [])
-        return f"select * from {table} where {col} not in ({values})"
+        return f"{col} not in ({values})"
 
 
 class Column(_Strict):

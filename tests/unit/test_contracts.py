@@ -401,6 +401,48 @@ _GX_KIND = {"not_null": "not_be_null", "unique": "be_unique", "between": "be_bet
             "min": "be_between", "in": "be_in_set"}
 
 
+class _CountingConnection:
+    """A DuckDB connection that records each statement it runs."""
+
+    def __init__(self, con):
+        self.con, self.statements = con, []
+
+    def execute(self, sql, *args):
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+
+def test_lake_column_checks_read_the_lake_once_and_a_failing_one_still_shows_rows(checks_db):
+    from wow_metrics.gx_suites import run_suites
+
+    contract = CONTRACTS["canonical_events"]
+    row_checks = [(col.name, chk) for col in contract.columns for chk in col.all_checks()
+                  if not chk.unique]
+    assert len(row_checks) >= 8
+    counting = _CountingConnection(checks_db)
+    outcomes = {o.check_name: o for o in run_suites(counting, CONTRACTS, ["canonical_events"])}
+    assert all(outcomes[f"{c}.{k.kind}"].success for c, k in row_checks)
+    # One scan answers every per-row column check; none ran its own query.
+    per_check = [q for q in counting.statements
+                 if any(q.endswith(chk.bad_rows_sql("canonical_events", c) + ") limit 20")
+                        for c, chk in row_checks)]
+    assert per_check == []
+    assert sum(" filter (where " in q for q in counting.statements) == 1
+
+    checks_db.begin()
+    try:
+        checks_db.execute("update canonical_events set action = null "
+                          "where source_line = (select min(source_line) from canonical_events)")
+        counting = _CountingConnection(checks_db)
+        outcomes = {o.check_name: o for o in run_suites(counting, CONTRACTS, ["canonical_events"])}
+    finally:
+        checks_db.rollback()
+    hit = outcomes["action.not_null"]
+    assert not hit.success and hit.failing_rows >= 1 and hit.examples
+    assert all(o.success for name, o in outcomes.items()
+               if name != "action.not_null" and o.severity == "critical")
+
+
 def test_a_dropped_column_fails_the_column_list(checks_db):
     outcomes = _planted(checks_db, DAY, f"alter table {DAY} drop column is_weekend")
     assert not outcomes[f"{DAY}.columns"].success
