@@ -67,7 +67,7 @@ create or replace macro wow_iso_wall(parts) as
 create or replace macro wow_iso_instant(wall, offset_text, tz) as
     case
         when wall is null then null
-        when offset_text <> '' then timezone('UTC', wall - to_minutes(wow_offset_minutes(offset_text)))
+        when offset_text <> '' then make_timestamptz(epoch_us(wall) - 60000000::BIGINT * wow_offset_minutes(offset_text))
         else wow_local_to_instant(tz, wall)
     end;
 

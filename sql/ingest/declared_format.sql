@@ -98,7 +98,7 @@ readings as (
         *,
         case
             when iso_plain_wall is not null then iso_plain_wall
-            when iso_offset_at is not null then timezone('UTC', iso_offset_at)
+            when iso_offset_at is not null then make_timestamp(epoch_us(iso_offset_at))
             when wow_iso_wall(parts) is not null then wow_iso_wall(parts)
             when $use_patterns then coalesce(try_strptime(time_text, $patterns[1]),
                                              try_strptime(time_text, $patterns))
@@ -119,7 +119,7 @@ instants as (
             when wall_at is null then null
             when iso_offset_at is not null then iso_offset_at
             when offset_text <> '' then wow_iso_instant(wall_at, offset_text, 'UTC')
-            when not is_local or naive_zone = 'UTC' then timezone('UTC', wall_at)
+            when not is_local or naive_zone = 'UTC' then make_timestamptz(epoch_us(wall_at))
             else wow_local_to_instant(naive_zone, wall_at)
         end as event_at,
         -- CASE, not AND: DuckDB evaluates every operand of AND on every row, and the ICU probes
