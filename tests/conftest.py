@@ -13,6 +13,10 @@ import pytest
 
 # Isolate and silence the orchestration/validation libraries before anything imports them.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="wow-prefect-home-")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers inherit the controller's environment: each gets its own Prefect
+    # home (and so its own temporary API database) instead of sharing the controller's.
+    os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
