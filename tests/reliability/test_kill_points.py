@@ -177,12 +177,20 @@ def test_killed_at_a_progress_marker_then_rerun_equals_an_uninterrupted_run(
 @pytest.mark.parametrize("fraction", TIMED)
 def test_killed_at_a_random_moment_then_rerun_equals_an_uninterrupted_run(
         world: World, tmp_path: Path, fraction: float) -> None:
-    clean = world.clean_run("nightly")
-    warehouse = world.start("nightly", tmp_path / "warehouse")
-    delay = round(clean.seconds * fraction, 2)
-    killed = wow_run(world.landings["nightly"], warehouse, kill_after=delay)
-    if not killed.killed:
-        pytest.fail(f"the run finished before {delay}s (exit {killed.returncode})")
+    seconds = world.clean_run("nightly").seconds
+    for attempt in range(3):
+        warehouse = world.start("nightly", tmp_path / f"warehouse_{attempt}")
+        delay = round(seconds * fraction, 2)
+        killed = wow_run(world.landings["nightly"], warehouse, kill_after=delay)
+        if killed.killed:
+            break
+        assert killed.returncode == 0, killed.stderr
+        # The run finished first: the machine is less loaded than when the uninterrupted run
+        # was timed (test files share the cores). Time the moment again from this run.
+        seconds = killed.seconds
+    else:
+        pytest.fail(f"three runs finished before {fraction:.0%} of their own time "
+                    f"(last: {delay}s, exit {killed.returncode})")
     _recover_and_compare(world, "nightly", warehouse, f"t={delay}s", killed, None)
 
 
