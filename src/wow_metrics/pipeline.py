@@ -254,9 +254,15 @@ def build_params(settings: Settings) -> dict[str, object]:
     }
 
 
+def _connect(ctx: RunContext, path: Path | str = ":memory:", **options: Any):
+    """A DuckDB connection of this run, under wow.yaml's threads and memory_limit."""
+    return wh.connect(path, threads=ctx.settings.threads, memory_limit=ctx.settings.memory_limit,
+                      **options)
+
+
 def stage_reference(ctx: RunContext) -> None:
     """Read and check roster, schedule, holidays and action maps once, for every build task."""
-    con = wh.connect(":memory:")
+    con = _connect(ctx)
     try:
         _load_reference(con, ctx.landing, ctx.run_id)
         _load_definitions(con, ctx.settings, ctx.run_id)
@@ -296,7 +302,7 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     elif state.get("formats") != formats_fingerprint(ctx.landing):
         reason = "an extract format's declaration changed since the last publication"
     else:
-        con = wh.connect(":memory:")
+        con = _connect(ctx)
         try:
             maps = con.execute(
                 "select count(*) from ((select format, action_key, report_name_key, category, "
@@ -332,7 +338,7 @@ def _write_scope(ctx: RunContext, state: dict, path: Path,
     live_now = _live_extracts(lake)
     changed = sorted({i.split(":", 1)[0]
                       for i in set(live_now).symmetric_difference(state["live_extracts"])})
-    con = wh.connect(":memory:")
+    con = _connect(ctx)
     try:
         extent_cols = ("clinician_id VARCHAR, bucket INTEGER, event_date_utc DATE, events BIGINT, "
                        "sha VARCHAR")
@@ -432,8 +438,7 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
     out.mkdir(parents=True, exist_ok=True)
     # In memory: what does not fit memory_limit spills to the run's temp folder (a database
     # file would compress and write every table of the build, which costs more than it saves).
-    con = wh.connect(":memory:", temp_directory=ctx.work_dir / "tmp",
-                     threads=ctx.settings.threads, memory_limit=ctx.settings.memory_limit)
+    con = _connect(ctx, temp_directory=ctx.work_dir / "tmp")
     try:
         load_partition_inputs(con, ctx, plan, buckets)
         wh.run_models(con, ctx.params, "partition")
@@ -457,7 +462,7 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
     """Assemble the partitions, build the audit-trail tables, audit, and publish atomically."""
     phases = dict(phases or {})
     t0 = time.perf_counter()
-    con = wh.connect(ctx.work_dir / "publish.duckdb", temp_directory=ctx.work_dir / "tmp")
+    con = _connect(ctx, ctx.work_dir / "publish.duckdb", temp_directory=ctx.work_dir / "tmp")
     try:
         ref = ctx.work_dir / "reference"
         for table in REFERENCE_OUTPUTS:
