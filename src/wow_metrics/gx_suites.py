@@ -69,8 +69,10 @@ def _evaluate(query: str) -> tuple[list[str], list[tuple], int]:
     """The first rows and the number of rows of a bad-rows query, in one scan (GX asks twice)."""
     cache = _BINDING.setdefault("cache", {})
     if query not in cache:
+        # Ordered, so that the examples a result shows do not depend on the number of threads.
         cur = _BINDING["con"].execute(
-            f"select *, count(*) over () as wow_n_rows from ({query}) limit {_MAX_ROWS}")
+            f"select *, count(*) over () as wow_n_rows from ({query}) order by all "
+            f"limit {_MAX_ROWS}")
         names = [d[0] for d in cur.description][:-1]
         fetched = cur.fetchall()
         cache[query] = (names, [r[:-1] for r in fetched], fetched[0][-1] if fetched else 0)
