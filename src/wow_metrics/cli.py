@@ -190,7 +190,7 @@ def format_summary(summary) -> str:
         f"clinician-days: {summary.day_rows:,}; clinician-periods: {summary.period_rows:,}",
         f"  quarantine table: {summary.rows_quarantined_total:,} row(s) in all "
         "(select * from quarantine)",
-        f"  build: {summary.build} ({summary.partitions} task(s))",
+        f"  build: {summary.build} ({summary.partitions} task(s); {summary.partitions_reason})",
         f"  validation: {summary.expectations_run} expectations run, no critical failure; "
         f"{summary.events_validated:,} new lake events checked; "
         f"Data Docs {summary.warehouse / 'docs' / 'index.html'}",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +25,26 @@ def _parse_clock(value: Any) -> str:
     return parsed.strftime("%H:%M")
 
 
+# A size as DuckDB reads memory_limit: decimal (KB, MB, GB, TB) or binary (KiB, ...) units.
+_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b|bytes)?\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def memory_limit_bytes(memory_limit: str | None) -> int | None:
+    """memory_limit in bytes; DuckDB's default (80% of RAM) when unset; None for a form DuckDB
+    reads but this does not (a percentage, say)."""
+    if not memory_limit:
+        try:
+            return int(0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    found = _BYTES.match(memory_limit)
+    if not found:
+        return None
+    return int(float(found.group(1)) * _UNITS[(found.group(2) or "b").lower()])
+
+
 class Settings(BaseModel):
     """Every setting a published figure depends on; recorded in metric_definitions."""
 
@@ -41,7 +63,8 @@ class Settings(BaseModel):
     # Not in SPEC 2: the efficiency-of-practice table's "WOW over threshold" share.
     wow_threshold_hours_per_fte_week: float = Field(5, ge=0, le=168)
     # Operational settings (not in SPEC 2; they change how fast a run is, never a figure).
-    build_partitions: int = Field(1, ge=1, le=16)
+    # None: chosen per run from the events it builds and memory_limit (`auto_build_partitions`).
+    build_partitions: int | None = Field(None, ge=1, le=16)
     threads: int | None = Field(None, ge=1)
     memory_limit: str | None = None
     # How long a run waits for another run on the same warehouse to finish (0: exit at once).

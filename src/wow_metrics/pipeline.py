@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wow_metrics import warehouse as wh
-from wow_metrics.config import Settings, load_settings
+from wow_metrics.config import Settings, load_settings, memory_limit_bytes
 from wow_metrics.faults import resource_errors
 from wow_metrics.files import remove_leftovers
 from wow_metrics.ingest import (
@@ -25,7 +25,7 @@ from wow_metrics.ingest import (
     record_ingest,
 )
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
-from wow_metrics.lake import BUCKET_SQL, N_BUCKETS, Lake
+from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, N_BUCKETS, Lake
 from wow_metrics.lock import warehouse_lock
 from wow_metrics.progress import mark
 from wow_metrics.pseudonym import key_from_env
@@ -107,6 +107,7 @@ class BuildPlan:
     partitions: list[list[int]]
     full: bool = True
     reason: str = "no previous publication"
+    partitions_reason: str = ""  # how the number of build tasks was chosen
     scope_path: str | None = None
     scope_rows: int = 0
     extract_shas: list[str] | None = None  # incremental: the extracts holding events in scope
@@ -139,6 +140,7 @@ class RunSummary:
     period_rows: int = 0
     rows_quarantined_total: int = 0
     partitions: int = 1
+    partitions_reason: str = ""
     build: str = ""
     warnings: list[str] = field(default_factory=list)
     expectations_run: int = 0  # Great Expectations expectations the publication passed
@@ -276,6 +278,36 @@ def stage_reference(ctx: RunContext) -> None:
     mark("build.reference_staged")
 
 
+# Events one build task holds per GB of memory_limit without heavy spilling: 122.6M events in
+# 16 tasks (7.7M each) built under 4GB at 4.1 GB RSS, while one task spilled ~6 GB a minute
+# (bench/README.md, stop 14).
+BUILD_EVENTS_PER_GB = 2_000_000
+
+
+def build_task_count(settings: Settings, events: int) -> tuple[int, str]:
+    """How many build tasks (bucket groups) a build of about `events` lake events uses, and why.
+
+    wow.yaml's `build_partitions` (or --partitions) when set; otherwise the fewest tasks that
+    keep each under BUILD_EVENTS_PER_GB per GB of memory_limit (DuckDB's default limit, 80% of
+    RAM, when unset). Speed and memory only: the tables are the same for any number.
+    """
+    if settings.build_partitions is not None:
+        return settings.build_partitions, "set by build_partitions (wow.yaml) or --partitions"
+    limit = memory_limit_bytes(settings.memory_limit)
+    if limit is None:
+        return 1, f"memory_limit {settings.memory_limit!r} not read as a size: one task"
+    per_task = max(1, int(limit / 1e9 * BUILD_EVENTS_PER_GB))
+    n = max(1, min(N_BUCKETS, -(-events // per_task)))
+    shown = settings.memory_limit or f"default ({limit / 1e9:.1f} GB, 80% of RAM)"
+    return n, (f"auto: {events:,} events to build, at most {per_task:,} per task under "
+               f"memory_limit {shown}")
+
+
+def _bucket_groups(n: int) -> list[list[int]]:
+    n = max(1, min(n, N_BUCKETS))
+    return [list(range(i, N_BUCKETS, n)) for i in range(n)]
+
+
 def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None) -> BuildPlan:
     """Decide what to rebuild since the last publication, and split it into build tasks.
 
@@ -285,8 +317,6 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     day within `backfill` (start, end) when given; period rows are recomputed from the day
     table. The result equals a full rebuild.
     """
-    n = max(1, min(ctx.settings.build_partitions, N_BUCKETS))
-    groups = [list(range(i, N_BUCKETS, n)) for i in range(n)]
     state = load_state(ctx.warehouse)
     ref = ctx.work_dir / "reference"
     reason = None
@@ -319,19 +349,28 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
         if maps:
             reason = "the action map changed since the last publication"
     if reason:
-        return BuildPlan(partitions=groups, full=True, reason=reason)
+        events = sum(r["rows_written"] or 0 for r in ctx.lake.load_manifest()
+                     if r["status"] in LIVE_STATUSES)
+        n, how = build_task_count(ctx.settings, events)
+        return BuildPlan(partitions=_bucket_groups(n), full=True, reason=reason,
+                         partitions_reason=how)
 
     scope_path = ctx.work_dir / "scope.parquet"
-    scope_rows, buckets, shas = _write_scope(ctx, state, scope_path, backfill)
-    partitions = [g for g in ([b for b in grp if b in buckets] for grp in groups) if g]
+    scope_rows, buckets, shas, events = _write_scope(ctx, state, scope_path, backfill)
+    n, how = build_task_count(ctx.settings, events)
+    partitions = [g for g in ([b for b in grp if b in buckets] for grp in _bucket_groups(n)) if g]
     why = f"incremental: {scope_rows} clinician-day(s) touched since the last publication"
-    return BuildPlan(partitions=partitions, full=False, reason=why, scope_path=str(scope_path),
+    return BuildPlan(partitions=partitions, full=False, reason=why, partitions_reason=how,
+                     scope_path=str(scope_path),
                      scope_rows=scope_rows, extract_shas=shas,
                      validated_shas=sorted({e.split(":", 1)[0] for e in state["live_extracts"]}))
 
 
 def _write_scope(ctx: RunContext, state: dict, path: Path,
-                 backfill: tuple[dt.date, dt.date] | None) -> tuple[int, set[int], list[str]]:
+                 backfill: tuple[dt.date, dt.date] | None
+                 ) -> tuple[int, set[int], list[str], int]:
+    """The clinician-days to rebuild, written to `path`: (rows, their buckets, the extracts
+    holding events within their windows, about how many events those windows hold)."""
     lake, prev = ctx.lake, state_dir(ctx.warehouse)
     # An extract is identified by content and path: content re-homed to another path (its first
     # path was replaced) changes which file its rows are counted against.
@@ -378,16 +417,18 @@ def _write_scope(ctx: RunContext, state: dict, path: Path,
             f"select distinct {BUCKET_SQL} from scope").fetchall()}
         # Only extracts with events within 3 days of a rebuilt day need reading (the same
         # window each build task applies to the rows).
-        shas = [r[0] for r in con.execute(
-            """select distinct e.sha from extents_live e
+        con.execute(
+            """create temp table in_windows as select e.sha, e.events from extents_live e
             join (select clinician_id, min(activity_date) - 4 as first_date,
                          max(activity_date) + 4 as last_date from scope group by all) w
               on w.clinician_id = e.clinician_id
-             and e.event_date_utc between w.first_date and w.last_date
-            order by 1""").fetchall()]
+             and e.event_date_utc between w.first_date and w.last_date""")
+        shas = [r[0] for r in con.execute(
+            "select distinct sha from in_windows order by 1").fetchall()]
+        events = con.execute("select coalesce(sum(events), 0) from in_windows").fetchone()[0]
     finally:
         con.close()
-    return rows, buckets, shas
+    return rows, buckets, shas, int(events)
 
 
 def load_partition_inputs(con, ctx: RunContext, plan: BuildPlan, buckets: list[int]) -> None:
@@ -501,6 +542,7 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         if outputs_warning:
             summary.warnings.append(outputs_warning)
         summary.build = plan.reason
+        summary.partitions_reason = plan.partitions_reason
         summary.warnings += validation.warnings
         summary.expectations_run = validation.checks_run
         summary.events_validated = validation.events_checked

@@ -18,7 +18,7 @@ DEFAULTS = {
     "min_scheduled_hours": 8,
     "wow_threshold_hours_per_fte_week": 5,
     # operational settings: speed only, never a figure
-    "build_partitions": 1,
+    "build_partitions": None,
     "threads": None,
     "memory_limit": None,
     "lock_wait_seconds": 0,

@@ -80,6 +80,14 @@ def test_new_nights_rebuild_only_what_they_touch(grown, tmp_path: Path) -> None:
         days = int(summary.build.split(": ")[1].split(" ")[0])
         # A night's events reach back and forward at most two days, per clinician (12).
         assert 0 < days <= 5 * 12
+        # The number of build tasks is chosen from the events in the scope's windows, not the
+        # lake's: a night is a small part of it.
+        with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+            lake = con.execute("select sum(rows_loaded) from ingest_manifest "
+                               "where status <> 'superseded'").fetchone()[0]
+        assert summary.partitions_reason.startswith("auto: "), summary.partitions_reason
+        in_scope = int(summary.partitions_reason.split()[1].replace(",", ""))
+        assert 0 < in_scope < lake / 4, (in_scope, lake)
     _assert_equals_full_rebuild(landing, warehouse, tmp_path)
 
 

@@ -6,10 +6,15 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 from conftest import SAMPLE_LANDING
+from hypothesis import given
+from hypothesis import strategies as st
 
-from wow_metrics.pipeline import run
+from wow_metrics import pipeline
+from wow_metrics.config import Settings, memory_limit_bytes
+from wow_metrics.pipeline import build_task_count, run
 
 TABLES = ("ehr_time_by_clinician_day", "ehr_time_by_clinician_period", "quarantine")
 
@@ -23,18 +28,69 @@ def _tables(warehouse: Path) -> dict[str, list]:
     return out
 
 
-def test_partitioned_build_equals_single_build(tmp_path: Path) -> None:
+def test_partitioned_build_equals_single_build(tmp_path: Path, monkeypatch) -> None:
     landing = tmp_path / "landing"
     shutil.copytree(SAMPLE_LANDING, landing)
     single = run(landing, tmp_path / "one")
+    events = single.ingest.rows_written
+    assert single.partitions == 1 and single.partitions_reason.startswith(f"auto: {events:,} events")
     config = yaml.safe_load((landing / "wow.yaml").read_text()) or {}
     (landing / "wow.yaml").write_text(yaml.safe_dump({**config, "build_partitions": 5}))
     split = run(landing, tmp_path / "five")
-    assert single.partitions == 1 and split.partitions == 5
-    one, five = _tables(tmp_path / "one"), _tables(tmp_path / "five")
+    assert split.partitions == 5 and "build_partitions" in split.partitions_reason
+    # Unset, the number follows the lake's events and memory_limit: a third of the sample's
+    # events per task under 1GB gives three tasks.
+    (landing / "wow.yaml").write_text(yaml.safe_dump({**config, "memory_limit": "1GB"}))
+    monkeypatch.setattr(pipeline, "BUILD_EVENTS_PER_GB", -(-events // 3))
+    auto = run(landing, tmp_path / "auto")
+    assert auto.partitions == 3
+    assert auto.partitions_reason == (f"auto: {events:,} events to build, at most "
+                                      f"{-(-events // 3):,} per task under memory_limit 1GB")
+    one, five, three = (_tables(tmp_path / w) for w in ("one", "five", "auto"))
     assert len(one["ehr_time_by_clinician_day"]) > 200
     for table in one:
         assert five[table] == one[table], table
+        assert three[table] == one[table], table
+
+
+@pytest.mark.parametrize(("events", "memory_limit", "expected"), [
+    (122_630_883, "4GB", 16),  # stop 14's 100M landing zone: 16 tasks built it under 4GB
+    (12_503_152, "4GB", 2),
+    (8_000_000, "4GB", 1),
+    (8_000_001, "4GB", 2),
+    (8_000_001, "4GiB", 1),  # 4GiB holds 8,589,934 events
+    (9_000_000, "4GiB", 2),
+    (500_000_000, "4GB", 16),  # never more tasks than buckets
+    (0, "4GB", 1),
+    (10**9, "80%", 1),  # a limit this does not read as a size: one task, as before
+])
+def test_build_task_count_from_events_and_memory_limit(events, memory_limit, expected):
+    n, why = build_task_count(Settings(memory_limit=memory_limit), events)
+    assert n == expected
+    assert (memory_limit in why) and (f"{events:,}" in why or "not read" in why)
+
+
+def test_build_task_count_setting_wins():
+    assert build_task_count(Settings(build_partitions=3, memory_limit="1MB"), 10**9)[0] == 3
+    assert build_task_count(Settings(build_partitions=16), 0)[0] == 16
+
+
+def test_build_task_count_without_memory_limit_uses_duckdbs_default():
+    limit = memory_limit_bytes(None)
+    assert limit is not None and limit > 0
+    per_task = int(limit / 1e9 * pipeline.BUILD_EVENTS_PER_GB)
+    assert build_task_count(Settings(), per_task)[0] == 1
+    assert build_task_count(Settings(), per_task + 1)[0] == 2
+
+
+@given(events=st.integers(0, 10**10), gb=st.floats(0.05, 64))
+def test_auto_tasks_hold_at_most_their_share(events, gb):
+    n, _ = build_task_count(Settings(memory_limit=f"{gb:.3f}GB"), events)
+    per_task = max(1, int(memory_limit_bytes(f"{gb:.3f}GB") / 1e9 * pipeline.BUILD_EVENTS_PER_GB))
+    assert 1 <= n <= 16
+    # The fewest tasks under the share, unless that would need more tasks than buckets.
+    assert n == 16 or n * per_task >= events
+    assert n == 1 or (n - 1) * per_task < events
 
 
 def test_every_connection_of_a_run_is_under_the_settings_limits(tmp_path, monkeypatch):

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from wow_metrics.config import Settings
+from wow_metrics.config import Settings, memory_limit_bytes
 from wow_metrics.faults import ResourceError
 from wow_metrics.files import durable_replace
 from wow_metrics.ingest.formats import ROLES, ExtractFormat, Registry, registry
@@ -280,9 +279,6 @@ def _manifest_base(plan: IngestPlan, pending: PendingFile) -> dict:
 
 
 _local = threading.local()
-_BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b|bytes)?\s*$", re.IGNORECASE)
-_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 MAX_INGEST_WORKERS = 4
 
 
@@ -296,7 +292,7 @@ def ingest_workers(settings: Settings, extracts: int) -> int:
     """
     cores = settings.threads or os.cpu_count() or 1
     workers = max(1, min(cores, extracts, MAX_INGEST_WORKERS))
-    if settings.memory_limit and not _BYTES.match(settings.memory_limit):
+    if settings.memory_limit and memory_limit_bytes(settings.memory_limit) is None:
         return 1  # a form DuckDB reads but this does not split: one extract at a time
     return workers
 
@@ -308,10 +304,9 @@ def _worker_limits(settings: Settings, workers: int) -> tuple[str | None, int | 
     threads = max(1, (settings.threads or os.cpu_count() or 1) // workers)
     if not settings.memory_limit:
         return None, threads
-    found = _BYTES.match(settings.memory_limit)
-    assert found, "ingest_workers gives one worker to a limit it cannot split"
-    total = float(found.group(1)) * _UNITS[(found.group(2) or "b").lower()]
-    return f"{int(total // workers)}B", threads
+    total = memory_limit_bytes(settings.memory_limit)
+    assert total is not None, "ingest_workers gives one worker to a limit it cannot split"
+    return f"{total // workers}B", threads
 
 
 def _thread_connection(memory_limit: str | None, threads: int | None):
