@@ -21,6 +21,9 @@ os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Tests run on every core: a temporary Prefect API server (in a test or a subprocess it starts)
+# can take more than Prefect's default 20 s to come up (seen once in CI).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("WOW_PSEUDONYM_KEY", "test-only-key-not-a-secret")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

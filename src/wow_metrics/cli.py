@@ -36,6 +36,9 @@ def _quiet_third_parties() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # The temporary local API server can take more than Prefect's default 20 s to start on a
+    # busy machine (seen under a parallel test run on 2 cores): wait rather than fail the run.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
 def build_parser() -> argparse.ArgumentParser:

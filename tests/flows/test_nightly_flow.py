@@ -46,7 +46,7 @@ def tables(warehouse: Path) -> dict[str, list[tuple]]:
 def harness():
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=180):
         yield
 
 
