@@ -81,6 +81,7 @@ def worker(landing: Path, warehouse: Path) -> dict:
     summary = run(landing, warehouse)
     return {"seconds": time.perf_counter() - started, "phases": phases,
             "events": summary.ingest.rows_written, "rows_read": summary.ingest.rows_read,
+            "build_tasks": summary.partitions, "build_tasks_why": summary.partitions_reason,
             "peak_rss_mb": max(p["peak_rss_mb"] for p in phases.values())}
 
 
@@ -140,6 +141,7 @@ def measure(root: Path, events: int, repeats: int, settings: dict[str, str],
         subprocess.run(["rm", "-rf", str(warehouse)], check=True)
     result = {
         "events": runs[0]["events"], "rows_read": runs[0]["rows_read"],
+        "build_tasks": runs[0].get("build_tasks"), "build_tasks_why": runs[0].get("build_tasks_why"),
         "seconds": _median([r["seconds"] for r in runs]),
         "peak_rss_mb": _median([r["peak_rss_mb"] for r in runs]),
         "phases": {phase: {
@@ -158,7 +160,8 @@ def measure(root: Path, events: int, repeats: int, settings: dict[str, str],
 def report(size: str, r: dict) -> str:
     n = r["events"]
     base = r.get("baseline")
-    lines = [f"\n{size}: {n:,} events loaded ({r['rows_read']:,} rows read)",
+    lines = [f"\n{size}: {n:,} events loaded ({r['rows_read']:,} rows read); "
+             f"{r.get('build_tasks')} build task(s): {r.get('build_tasks_why')}",
              f"  {'phase':<10}{'median s':>10}{'events/s':>14}{'peak RSS MB':>13}"
              + (f"{'x pandas':>10}" if base else "")]
     for phase, p in [*r["phases"].items(), ("end to end", {"seconds": r["seconds"],
