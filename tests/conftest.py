@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from wow_metrics import quiet_third_parties
+
 # Isolate and silence the orchestration/validation libraries before anything imports them.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="wow-prefect-home-")
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -18,12 +20,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # home (and so its own temporary API database) instead of sharing the controller's.
     os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-# Tests run on every core: a temporary Prefect API server (in a test or a subprocess it starts)
-# can take more than Prefect's default 20 s to come up (seen once in CI).
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+quiet_third_parties()  # no phoning home; a slow temporary Prefect server is waited for
 os.environ.setdefault("WOW_PSEUDONYM_KEY", "test-only-key-not-a-secret")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

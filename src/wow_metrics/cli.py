@@ -31,16 +31,6 @@ commands:
 """
 
 
-def _quiet_third_parties() -> None:
-    # Both libraries try to phone home; offline runs must not wait on it.
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    # The temporary local API server can take more than Prefect's default 20 s to start on a
-    # busy machine (seen under a parallel test run on 2 cores): wait rather than fail the run.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wow", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -124,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    _quiet_third_parties()
+    from wow_metrics import quiet_third_parties
+
+    quiet_third_parties()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="wow: %(levelname)s: %(message)s")
     try:

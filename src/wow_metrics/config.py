@@ -63,7 +63,7 @@ class Settings(BaseModel):
     # Not in SPEC 2: the efficiency-of-practice table's "WOW over threshold" share.
     wow_threshold_hours_per_fte_week: float = Field(5, ge=0, le=168)
     # Operational settings (not in SPEC 2; they change how fast a run is, never a figure).
-    # None: chosen per run from the events it builds and memory_limit (`auto_build_partitions`).
+    # None: chosen per run from the events it builds and memory_limit (`pipeline.build_task_count`).
     build_partitions: int | None = Field(None, ge=1, le=16)
     threads: int | None = Field(None, ge=1)
     memory_limit: str | None = None
