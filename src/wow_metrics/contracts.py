@@ -210,10 +210,14 @@ class Contract(_Strict):
                 for col in self.columns for chk in col.all_checks()]
 
 
+# libyaml's safe loader when PyYAML was built with it: the same documents, read 8x faster
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_contract(path: Path) -> Contract:
     """Read and validate one contract file; its table must be named as the file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
         contract = Contract.model_validate(data)
     except (OSError, yaml.YAMLError, ValueError) as exc:
         raise ContractError(f"{path}: {exc}") from exc

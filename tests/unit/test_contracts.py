@@ -395,6 +395,9 @@ def test_column_check_catches_a_planted_violation(checks_db, table, column, chec
     in_duckdb = CONTRACTS[table].validate_in == "duckdb"
     assert hit.expectation == ("unexpected_rows_expectation" if in_duckdb
                                else f"expect_column_values_to_{_GX_KIND[check.kind]}")
+    assert hit.examples  # the gate's result format still carries the first bad values
+    if check.between is not None and not in_duckdb:
+        assert check.between[1] + 1 in hit.examples
 
 
 _GX_KIND = {"not_null": "not_be_null", "unique": "be_unique", "between": "be_between",
