@@ -115,3 +115,17 @@ def test_every_connection_of_a_run_is_under_the_settings_limits(tmp_path, monkey
     assert any(path.endswith("publish.duckdb") for path, _, _ in opened)
     assert len(opened) >= 3  # reference staging, the build partition, the publication
     assert [(p, t, m) for p, t, m in opened if (t, m) != (1, "900MB")] == []
+
+
+@given(st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=50))
+def test_bucket_expression_is_the_contracts_clinician_hash(ids):
+    """BUCKET_SQL (a bit mask, for speed) puts each clinician where the canonical_events
+    contract says its rows belong: md5_number(clinician_id) % 16."""
+    from wow_metrics.lake import BUCKET_SQL, N_BUCKETS
+
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select clinician_id, {BUCKET_SQL}, cast(md5_number(clinician_id) % {N_BUCKETS} "
+            "as INTEGER) from (select unnest($ids) as clinician_id)", {"ids": ids}).fetchall()
+    assert all(fast == contract for _, fast, contract in rows), rows
+    assert all(0 <= fast < N_BUCKETS for _, fast, _ in rows)
