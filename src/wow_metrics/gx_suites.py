@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,27 +232,6 @@ def _outcome(table: str, result) -> CheckResult:
 def run_suites(con, contracts: dict[str, Contract], tables: list[str],
                docs_dir: Path | None = None) -> list[CheckResult]:
     """Validate each table with its contract's suite; optionally write GX Data Docs to docs_dir."""
-    outcomes, docs = run_suites_docs_later(con, contracts, tables, docs_dir)
-    if docs is not None:
-        docs.render()
-        docs.install()
-    return outcomes
-
-
-@dataclass
-class DocsBuild:
-    """A gate's Data Docs, still to write: `render()` builds them beside docs_dir (GX work in
-    Python, touching no DuckDB connection, so it may run in another thread); `install()` then
-    swaps them in for the previous run's."""
-
-    render: Callable[[], None]
-    install: Callable[[], None]
-
-
-def run_suites_docs_later(con, contracts: dict[str, Contract], tables: list[str],
-                          docs_dir: Path | None = None
-                          ) -> tuple[list[CheckResult], DocsBuild | None]:
-    """run_suites, with the Data Docs left to the caller (None without docs_dir)."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     if docs_dir is not None:
@@ -291,7 +269,7 @@ def run_suites_docs_later(con, contracts: dict[str, Contract], tables: list[str]
                 _BINDING.pop("cache", None)
         finally:
             _BINDING.clear()
-    if docs_dir is None:
-        return outcomes, None
-    return outcomes, DocsBuild(render=lambda: context.build_data_docs(site_names=["wow"]),
-                               install=lambda: replace_dir(staging, docs_dir))
+    if docs_dir is not None:
+        context.build_data_docs(site_names=["wow"])
+        replace_dir(staging, docs_dir)
+    return outcomes

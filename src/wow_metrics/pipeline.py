@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -505,7 +504,6 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
     phases = dict(phases or {})
     t0 = time.perf_counter()
     con = _connect(ctx, ctx.work_dir / "publish.duckdb", temp_directory=ctx.work_dir / "tmp")
-    validation = None
     try:
         ref = ctx.work_dir / "reference"
         for table in REFERENCE_OUTPUTS:
@@ -523,15 +521,12 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         phases["audit"] = time.perf_counter() - t0
         mark("publish.audited")
         t0 = time.perf_counter()
-        # The Data Docs render in a thread while publishing goes on (waited for below).
         validation = validate(con, ctx.lake, ctx.run_id, docs_dir=ctx.warehouse / "docs",
-                              validated_extracts=set(plan.validated_shas),
-                              docs_in_background=True)
+                              validated_extracts=set(plan.validated_shas))
         failures.update(validation.critical)
         phases["validate"] = time.perf_counter() - t0
         mark("validate.done")
         if failures:
-            validation.wait_for_docs()  # the error names the docs: they must be there
             raise wh.AuditFailure(failures, counts=validation.failing_counts,
                                   docs=validation.docs_index)
         t0 = time.perf_counter()
@@ -543,9 +538,6 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         t0 = time.perf_counter()
         outputs_warning = _write_reader_outputs(ctx.warehouse)
         phases["exports"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        validation.wait_for_docs()
-        phases["validate"] += time.perf_counter() - t0  # what rendering the docs still took
         summary = _summarise(con, ctx, report)
         if outputs_warning:
             summary.warnings.append(outputs_warning)
@@ -555,9 +547,6 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         summary.expectations_run = validation.checks_run
         summary.events_validated = validation.events_checked
     finally:
-        if validation is not None and validation.docs_pending is not None:
-            with contextlib.suppress(Exception):  # the error already raising is the one to tell
-                validation.wait_for_docs()
         con.close()
     summary.phase_seconds = phases
     summary.partitions = len(results)

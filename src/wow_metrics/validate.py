@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,17 +32,6 @@ class ValidationReport:
     seconds: float = 0.0
     docs_index: Path | None = None
     events_checked: int = 0
-    docs_pending: tuple[Future, Callable[[], None]] | None = None
-
-    def wait_for_docs(self) -> None:
-        """Wait for the Data Docs rendering in the background (validate(docs_in_background=
-        True)), then put them in place, in the calling thread (so that a run's steps keep one
-        order); an error rendering them is raised here."""
-        pending, self.docs_pending = self.docs_pending, None
-        if pending is not None:
-            rendering, install = pending
-            rendering.result()
-            install()
 
 
 def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = frozenset()) -> int:
@@ -86,17 +73,13 @@ def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = fr
 
 def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
              tables: list[str] | None = None,
-             validated_extracts: set[str] | frozenset = frozenset(),
-             docs_in_background: bool = False) -> ValidationReport:
+             validated_extracts: set[str] | frozenset = frozenset()) -> ValidationReport:
     """Run the GX suite of every contracted table present; write validation_results and docs.
 
     validated_extracts: content hashes of lake extracts an earlier publication's gate passed
     (an incremental run); their events are not checked again.
-    docs_in_background: render the Data Docs in a thread while the caller goes on (GX renders
-    in Python while publishing works in DuckDB); the caller must `report.wait_for_docs()`.
     """
-    # GX is slow to import: only when validating
-    from wow_metrics.gx_suites import run_suites_docs_later
+    from wow_metrics.gx_suites import run_suites  # GX is slow to import: only when validating
 
     started = time.perf_counter()
     report_events = create_contract_inputs(con, lake, validated_extracts)
@@ -105,15 +88,8 @@ def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
         "select table_name from information_schema.tables").fetchall()}
     chosen = [t for t in sorted(contracts) if t in present and t != "validation_results"
               and (tables is None or t in tables)]
-    outcomes, docs = run_suites_docs_later(con, contracts, chosen, docs_dir=docs_dir)
+    outcomes = run_suites(con, contracts, chosen, docs_dir=docs_dir)
     report = gate_report(outcomes)
-    if docs is not None and docs_in_background:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wow-docs")
-        report.docs_pending = (pool.submit(docs.render), docs.install)
-        pool.shutdown(wait=False)  # the thread ends when the docs are rendered
-    elif docs is not None:
-        docs.render()
-        docs.install()
     write_validation_results(con, outcomes, run_id)
     report.events_checked = report_events
     if docs_dir is not None:
