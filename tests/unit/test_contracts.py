@@ -446,6 +446,57 @@ def test_lake_column_checks_read_the_lake_once_and_a_failing_one_still_shows_row
                if name != "action.not_null" and o.severity == "critical")
 
 
+def _mutated_day_table(con) -> None:
+    """Bad values for several kinds of check in the day table (nulls, out of range, a duplicate)."""
+    cols = {c.name: c for c in CONTRACTS[DAY].columns}
+    for col in cols.values():
+        for chk in col.all_checks():
+            mutation = _check_mutation(DAY, col.name, chk, col.type)
+            if mutation and chk.severity == "critical" and not chk.unique:
+                con.execute(mutation.replace(_first(DAY), _first(DAY, f"rowid % 7 = {len(col.name) % 7}")))
+
+
+def test_reused_configurations_give_the_same_outcomes_as_gx_alone(checks_db, monkeypatch):
+    import contextlib
+
+    from great_expectations.expectations.expectation import Expectation
+
+    import wow_metrics.gx_suites as gs
+
+    original = Expectation.__dict__["configuration"]
+    tables = [DAY, PERIOD, "canonical_events", "metric_definitions"]
+    checks_db.begin()
+    try:
+        _mutated_day_table(checks_db)
+        reused = gs.run_suites(checks_db, CONTRACTS, tables)
+        assert Expectation.__dict__["configuration"] is original  # GX's own again afterwards
+        monkeypatch.setattr(gs, "_configurations_reused", contextlib.nullcontext)
+        alone = gs.run_suites(checks_db, CONTRACTS, tables)
+    finally:
+        checks_db.rollback()
+    assert sum(not o.success for o in alone) >= 5  # the comparison covers failures, with examples
+    assert reused == alone
+
+
+def test_a_reused_configuration_follows_a_reassigned_field_and_gx_gets_its_property_back():
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.expectation import Expectation
+
+    from wow_metrics.gx_suites import _configurations_reused
+
+    original = Expectation.__dict__["configuration"]
+    expectation = gxe.ExpectColumnValuesToBeBetween(column="x", min_value=0, max_value=10)
+    with pytest.raises(RuntimeError), _configurations_reused():
+        first = expectation.configuration
+        assert expectation.configuration is first  # built once while the gate runs
+        expectation.max_value = 5
+        assert expectation.configuration.kwargs["max_value"] == 5
+        assert first.kwargs["max_value"] == 10
+        raise RuntimeError("a gate that fails")
+    assert Expectation.__dict__["configuration"] is original
+    assert expectation.configuration is not expectation.configuration  # GX's: built per read
+
+
 def test_a_dropped_column_fails_the_column_list(checks_db):
     outcomes = _planted(checks_db, DAY, f"alter table {DAY} drop column is_weekend")
     assert not outcomes[f"{DAY}.columns"].success
