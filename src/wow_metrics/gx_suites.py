@@ -137,6 +137,55 @@ def _configurations_reused() -> Iterator[None]:
         Expectation.configuration = original  # type: ignore[method-assign]
 
 
+class _CompiledTemplates:
+    """Data Docs' Jinja templates, compiled once per process (a Jinja bytecode cache in memory).
+
+    GX gives every page view its own Jinja environment, so one Data Docs build compiled the same
+    two dozen templates about fifty times: 0.3 s of every run. Jinja's own bytecode cache is
+    keyed by template name and source checksum, and every environment GX makes is configured
+    alike (`DefaultJinjaView.__init__`), so reusing the compiled code is what Jinja does between
+    environments that share a cache anyway.
+    """
+
+    def __init__(self) -> None:
+        import jinja2
+
+        class _InMemory(jinja2.BytecodeCache):
+            def __init__(self) -> None:
+                self.code: dict[str, Any] = {}
+
+            def load_bytecode(self, bucket) -> None:
+                if (code := self.code.get(bucket.key)) is not None:
+                    bucket.code = code
+
+            def dump_bytecode(self, bucket) -> None:
+                self.code[bucket.key] = bucket.code
+
+        self.cache = _InMemory()
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        """While Data Docs build, every GX Jinja view compiles through this cache."""
+        from great_expectations.render.view.view import DefaultJinjaView
+
+        original = DefaultJinjaView.__dict__["__init__"]
+        cache = self.cache
+
+        def __init__(view, *args, **kwargs):
+            original(view, *args, **kwargs)
+            if getattr(view, "env", None) is not None and view.env.bytecode_cache is None:
+                view.env.bytecode_cache = cache
+
+        DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            DefaultJinjaView.__init__ = original  # type: ignore[method-assign]
+
+
+_TEMPLATES = _CompiledTemplates()
+
+
 def _count_column_checks_at_once(con, contract: Contract, relation: str) -> None:
     """Count the bad rows of every per-row column check of a `validate_in: duckdb` contract in
     one scan of `relation`, and answer a check that found none from that count.
@@ -307,6 +356,7 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
         finally:
             _BINDING.clear()
     if docs_dir is not None:
-        context.build_data_docs(site_names=["wow"])
+        with _LOCK, _TEMPLATES.shared():
+            context.build_data_docs(site_names=["wow"])
         replace_dir(staging, docs_dir)
     return outcomes

@@ -497,6 +497,36 @@ def test_a_reused_configuration_follows_a_reassigned_field_and_gx_gets_its_prope
     assert expectation.configuration is not expectation.configuration  # GX's: built per read
 
 
+def test_data_docs_pages_are_the_same_with_templates_compiled_once(checks_db, tmp_path,
+                                                                  monkeypatch):
+    import contextlib
+    import re
+
+    from great_expectations.render.view.view import DefaultJinjaView
+
+    import wow_metrics.gx_suites as gs
+
+    original = DefaultJinjaView.__dict__["__init__"]
+    monkeypatch.setattr(gs, "_TEMPLATES", gs._CompiledTemplates())
+    tables = ["metric_definitions", DAY]
+
+    def pages(name: str) -> dict[str, str]:
+        docs = tmp_path / name
+        gs.run_suites(checks_db, CONTRACTS, tables, docs_dir=docs)
+        stamp = re.compile(r"\d{8}T\d{6}\.\d+Z")  # when the page was rendered
+        return {p.relative_to(docs).as_posix(): stamp.sub("<time>", p.read_text())
+                for p in sorted((docs / "expectations").glob("*.html"))}
+
+    compiling = pages("first")
+    assert len(gs._TEMPLATES.cache.code) >= 10  # the templates were compiled into the cache
+    reused = pages("second")  # every template from the cache
+    assert DefaultJinjaView.__dict__["__init__"] is original  # GX's own again afterwards
+    monkeypatch.setattr(gs._TEMPLATES, "shared", contextlib.nullcontext)
+    alone = pages("gx_alone")
+    assert sorted(alone) == [f"expectations/{t}.html" for t in sorted(tables)]
+    assert compiling == reused == alone
+
+
 def test_a_dropped_column_fails_the_column_list(checks_db):
     outcomes = _planted(checks_db, DAY, f"alter table {DAY} drop column is_weekend")
     assert not outcomes[f"{DAY}.columns"].success
