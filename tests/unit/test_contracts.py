@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import SAMPLE_LANDING
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wow_metrics.contracts import (
     Check,
@@ -459,18 +461,20 @@ def _mutated_day_table(con) -> None:
 def test_reused_configurations_give_the_same_outcomes_as_gx_alone(checks_db, monkeypatch):
     import contextlib
 
+    from great_expectations.core.id_dict import IDDict
     from great_expectations.expectations.expectation import Expectation
 
     import wow_metrics.gx_suites as gs
 
-    original = Expectation.__dict__["configuration"]
+    original = Expectation.__dict__["configuration"], IDDict.__dict__["to_id"]
     tables = [DAY, PERIOD, "canonical_events", "metric_definitions"]
     checks_db.begin()
     try:
         _mutated_day_table(checks_db)
         reused = gs.run_suites(checks_db, CONTRACTS, tables)
-        assert Expectation.__dict__["configuration"] is original  # GX's own again afterwards
-        monkeypatch.setattr(gs, "_configurations_reused", contextlib.nullcontext)
+        # GX's own again afterwards
+        assert (Expectation.__dict__["configuration"], IDDict.__dict__["to_id"]) == original
+        monkeypatch.setattr(gs, "_gate_shortcuts", contextlib.nullcontext)
         alone = gs.run_suites(checks_db, CONTRACTS, tables)
     finally:
         checks_db.rollback()
@@ -495,6 +499,35 @@ def test_a_reused_configuration_follows_a_reassigned_field_and_gx_gets_its_prope
         raise RuntimeError("a gate that fails")
     assert Expectation.__dict__["configuration"] is original
     assert expectation.configuration is not expectation.configuration  # GX's: built per read
+
+
+_PLAIN_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3),
+                         st.floats(allow_nan=False, min_value=-3, max_value=3),
+                         st.sampled_from(["", "a", "1", "True", "None"]))
+_KWARGS = st.dictionaries(st.sampled_from(["batch_id", "column", "row_condition", "x", "y"]),
+                          st.one_of(_PLAIN_VALUES, st.lists(_PLAIN_VALUES, max_size=2)),
+                          max_size=4)
+
+
+def test_a_reused_kwargs_id_is_the_one_gx_computes():
+    from great_expectations.core.id_dict import IDDict
+
+    from wow_metrics.gx_suites import _ids_reused
+
+    original = IDDict.__dict__["to_id"]
+
+    @settings(max_examples=400, deadline=None)
+    @given(_KWARGS)
+    def same_id(kwargs):
+        assert IDDict(kwargs).to_id() == original(IDDict(kwargs))
+
+    with _ids_reused():  # one cache across every example: a key shared by two ids would show
+        same_id()
+        for a, b in (({"x": 0.0, "y": 1}, {"x": -0.0, "y": 1}), ({"x": True, "y": 1},
+                     {"x": 1, "y": 1}), ({"x": 1, "y": 2}, {"x": 1.0, "y": 2})):
+            assert IDDict(a).to_id() == original(IDDict(a))
+            assert IDDict(b).to_id() == original(IDDict(b))
+    assert IDDict.__dict__["to_id"] is original
 
 
 def test_data_docs_pages_are_the_same_with_templates_compiled_once(checks_db, tmp_path,
