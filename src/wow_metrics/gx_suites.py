@@ -216,9 +216,15 @@ class _CompiledTemplates:
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
         """While Data Docs build, every GX Jinja view compiles through this cache."""
-        from great_expectations.render.view.view import DefaultJinjaView
-
-        original = DefaultJinjaView.__dict__["__init__"]
+        try:
+            from great_expectations.render.view.view import DefaultJinjaView
+        except ImportError:  # a GX release that renders otherwise: its own way, uncached
+            yield
+            return
+        original = DefaultJinjaView.__dict__.get("__init__")
+        if not callable(original):
+            yield
+            return
         cache = self.cache
 
         def __init__(view, *args, **kwargs):

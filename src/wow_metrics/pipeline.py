@@ -33,6 +33,7 @@ from wow_metrics.sqlfiles import read_sql
 from wow_metrics.state import (
     code_fingerprint,
     formats_fingerprint,
+    known_lake_file_rows,
     load_state,
     save_state,
     settings_fingerprint,
@@ -522,7 +523,9 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         mark("publish.audited")
         t0 = time.perf_counter()
         validation = validate(con, ctx.lake, ctx.run_id, docs_dir=ctx.warehouse / "docs",
-                              validated_extracts=set(plan.validated_shas))
+                              validated_extracts=set(plan.validated_shas),
+                              known_lake_rows=(known_lake_file_rows(ctx.warehouse)
+                                               if plan.validated_shas else None))
         failures.update(validation.critical)
         phases["validate"] = time.perf_counter() - t0
         mark("validate.done")

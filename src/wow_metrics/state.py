@@ -15,6 +15,8 @@ from wow_metrics.progress import mark
 OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit", "lock_wait_seconds"}
 STATE_TABLES = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
                 "file_event_counts")
+# Kept when the finishing database has it; a state without it is still trusted.
+LAKE_FILE_ROWS = "lake_file_rows"
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -69,6 +71,22 @@ def load_state(warehouse: Path) -> dict | None:
     return state
 
 
+def known_lake_file_rows(warehouse: Path) -> dict[str, tuple[int, int, int]] | None:
+    """Each lake file the last publication's gate counted, by file name under the lake's events
+    folder: (rows, size in bytes, modification time in ns). None when the state has none."""
+    path = state_dir(warehouse) / f"{LAKE_FILE_ROWS}.parquet"
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        t = pq.read_table(path).to_pydict()
+        return {name: (rows, size, modified) for name, rows, size, modified in zip(
+            t["file_name"], t["rows"], t["size_bytes"], t["modified_ns"], strict=True)}
+    except (OSError, KeyError, ValueError):  # unreadable: every footer is read, as on a full run
+        return None
+
+
 def published_run_id(warehouse: Path) -> str | None:
     """The run that made the current publication (None if it cannot be read)."""
     import duckdb
@@ -88,7 +106,8 @@ def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str
     tmp = warehouse / f".state-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for table in STATE_TABLES:
+    present = {r[0] for r in con.execute("select table_name from duckdb_tables()").fetchall()}
+    for table in (*STATE_TABLES, *([LAKE_FILE_ROWS] if LAKE_FILE_ROWS in present else [])):
         con.execute(f"copy (select * from {table} order by all) to '{tmp / table}.parquet' "
                     "(format parquet)")
     (tmp / "state.json").write_text(json.dumps({

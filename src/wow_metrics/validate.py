@@ -34,13 +34,18 @@ class ValidationReport:
     events_checked: int = 0
 
 
-def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = frozenset()) -> int:
+def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = frozenset(),
+                           known_rows: dict[str, tuple[int, int, int]] | None = None) -> int:
     """Name, in the finishing database, the non-published tables that contracts describe.
 
     `canonical_events` holds the rows of the live extracts not in `validated` (the content hashes
-    a previous gate passed: lake files are immutable, so each is checked once, when it arrives);
-    `lake_extract_rows` counts every live extract's rows from its Parquet footers. Returns the
-    number of events rows to check.
+    a previous gate passed: lake files are immutable, so each is checked once, when it arrives).
+    `lake_file_rows` counts the rows of every live lake file: from its Parquet footer, or, for a
+    file of a `validated` extract whose size and modification time are those in `known_rows`
+    (what the last publication's gate read, by file name under the lake's events folder: rows,
+    size, mtime in ns), from there; so a night reads the footers of its new files, and of any
+    file rewritten since. A file gone from the lake counts nothing either way.
+    `lake_extract_rows` sums them per extract. Returns the number of events rows to check.
     """
     manifest = lake.load_manifest()
     paths = {r["content_sha256"]: r["file_path"] for r in manifest if r["status"] == "ingested"}
@@ -54,16 +59,38 @@ def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = fr
     elif files:  # nothing new: an empty table of the lake's shape, so its checks still run
         con.execute("create or replace temp table canonical_events as select * "
                     "from read_parquet($f, hive_partitioning = false) limit 0", {"f": str(files[0])})
+    events_root = lake.root / "events"
+    known_rows = known_rows or {}
+    counts: dict[str, tuple[int, int, int]] = {}  # name -> (rows, size in bytes, mtime in ns)
+    unread: dict[str, tuple[int, int]] = {}
+    for path in files:
+        name = path.relative_to(events_root).as_posix()
+        stat = path.stat()
+        seen = (stat.st_size, stat.st_mtime_ns)
+        if path.stem in validated and name in known_rows and known_rows[name][1:] == seen:
+            counts[name] = known_rows[name]
+        else:
+            unread[str(path)] = seen
+    if unread:
+        for file_name, rows in con.execute(
+                "select file_name, num_rows from parquet_file_metadata($f)",
+                {"f": list(unread)}).fetchall():
+            counts[Path(file_name).relative_to(events_root).as_posix()] = (rows, *unread[file_name])
+    import pyarrow as pa
+
+    names = sorted(counts)
+    file_rows = pa.table({  # noqa: F841 (read by DuckDB's replacement scan)
+        "file_name": pa.array(names, pa.string()),
+        **{column: pa.array([counts[n][i] for n in names], pa.int64())
+           for i, column in enumerate(("rows", "size_bytes", "modified_ns"))}})
+    con.execute("create or replace temp table lake_file_rows as select * from file_rows")
+    totals: dict[str, int] = {}
+    for name, (rows, _, _) in counts.items():
+        source = paths[Path(name).stem]
+        totals[source] = totals.get(source, 0) + rows
     con.execute("create or replace temp table lake_extract_rows (source_file VARCHAR, "
                 "lake_rows BIGINT)")
-    if files:
-        footer_rows = con.execute(
-            "select file_name, num_rows from parquet_file_metadata($f)",
-            {"f": [str(p) for p in files]}).fetchall()
-        totals: dict[str, int] = {}
-        for name, rows in footer_rows:
-            sha = Path(name).stem
-            totals[paths[sha]] = totals.get(paths[sha], 0) + rows
+    if totals:
         con.executemany("insert into lake_extract_rows values (?, ?)", list(totals.items()))
     for table in ("roster", "schedule"):
         con.execute(f"create or replace view {table} as select * exclude (reject_reason, "
@@ -73,16 +100,19 @@ def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = fr
 
 def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
              tables: list[str] | None = None,
-             validated_extracts: set[str] | frozenset = frozenset()) -> ValidationReport:
+             validated_extracts: set[str] | frozenset = frozenset(),
+             known_lake_rows: dict[str, tuple[int, int, int]] | None = None,
+             ) -> ValidationReport:
     """Run the GX suite of every contracted table present; write validation_results and docs.
 
     validated_extracts: content hashes of lake extracts an earlier publication's gate passed
-    (an incremental run); their events are not checked again.
+    (an incremental run); their events are not checked again, and their lake files' row counts
+    are taken from known_lake_rows when it has them (see create_contract_inputs).
     """
     from wow_metrics.gx_suites import run_suites  # GX is slow to import: only when validating
 
     started = time.perf_counter()
-    report_events = create_contract_inputs(con, lake, validated_extracts)
+    report_events = create_contract_inputs(con, lake, validated_extracts, known_lake_rows)
     contracts = load_contracts()
     present = {r[0] for r in con.execute(
         "select table_name from information_schema.tables").fetchall()}
