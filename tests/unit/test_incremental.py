@@ -43,6 +43,19 @@ def _nightly_files(landing: Path) -> list[Path]:
     return sorted(landing.glob("audit/*/*/*/*"), key=lambda p: p.name.split("_")[-1])
 
 
+def _nights(held: list[Path]) -> list[str]:
+    return sorted({p.name.split("_")[-1] for p in held})
+
+
+def _night_back(landing: Path, held: list[Path], tmp_path: Path, night: str) -> None:
+    """Put one held-back night's extracts back into the landing zone."""
+    for path in held:
+        if path.name.split("_")[-1] == night:
+            target = landing / path.relative_to(tmp_path / "held")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
 @pytest.fixture
 def grown(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
     """A copy of the sample with its last nights held back, published once."""
@@ -70,10 +83,7 @@ def test_new_nights_rebuild_only_what_they_touch(grown, tmp_path: Path) -> None:
     for path in held:
         by_night.setdefault(path.name.split("_")[-1], []).append(path)
     for night in sorted(by_night):
-        for path in by_night[night]:
-            target = landing / path.relative_to(tmp_path / "held")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+        _night_back(landing, held, tmp_path, night)
         summary = run(landing, warehouse)
         assert summary.build.startswith("incremental"), summary.build
         assert summary.ingest.files_ingested == len(by_night[night])
@@ -184,15 +194,6 @@ def test_backfill_rebuilds_the_range_and_equals_full(grown, tmp_path: Path) -> N
     _assert_equals_full_rebuild(landing, warehouse, tmp_path)
 
 
-def _first_night_back(landing: Path, held: list[Path], tmp_path: Path) -> None:
-    night = min(p.name.split("_")[-1] for p in held)
-    for path in held:
-        if path.name.split("_")[-1] == night:
-            target = landing / path.relative_to(tmp_path / "held")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-
-
 def _footer_rows(warehouse: Path) -> dict[str, int]:
     events = warehouse / "lake" / "events"
     with duckdb.connect() as con:
@@ -208,11 +209,12 @@ def test_a_night_counts_earlier_lake_files_from_the_state_and_new_ones_from_foot
 
     landing, warehouse, held = grown
     before = _footer_rows(warehouse)
+
     def known_rows() -> dict[str, int]:
         return {name: rows for name, (rows, _, _) in known_lake_file_rows(warehouse).items()}
 
     assert known_rows() == before  # every live file, as its footer says
-    _first_night_back(landing, held, tmp_path)
+    _night_back(landing, held, tmp_path, _nights(held)[0])
     summary = run(landing, warehouse)
     assert summary.build.startswith("incremental")
     after = _footer_rows(warehouse)
@@ -230,12 +232,7 @@ def test_a_night_counts_earlier_lake_files_from_the_state_and_new_ones_from_foot
                     f"from read_parquet('{state_file}')) to '{state_file}.new' (format parquet)",
                     {"n": name})
     Path(f"{state_file}.new").replace(state_file)
-    next_night = sorted({p.name.split("_")[-1] for p in held})[1]
-    for path in held:
-        if path.name.split("_")[-1] == next_night:
-            target = landing / path.relative_to(tmp_path / "held")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+    _night_back(landing, held, tmp_path, _nights(held)[1])
     with pytest.raises(AuditFailure) as blocked:
         run(landing, warehouse)
     assert "canonical_events.lake_reconciles_with_manifest" in blocked.value.failures
@@ -247,7 +244,7 @@ def test_a_lake_file_gone_since_the_last_night_blocks_the_next(grown, tmp_path: 
     landing, warehouse, held = grown
     gone = sorted((warehouse / "lake" / "events").rglob("*.parquet"))[0]
     gone.unlink()
-    _first_night_back(landing, held, tmp_path)
+    _night_back(landing, held, tmp_path, _nights(held)[0])
     with pytest.raises(AuditFailure) as blocked:
         run(landing, warehouse)
     assert "canonical_events.lake_reconciles_with_manifest" in blocked.value.failures
