@@ -130,6 +130,10 @@ def _fan_out(fn, calls):
     return [future.result() for future in futures]
 
 
+def _start(fn, *args):
+    return _TASKS[fn].submit(*args)
+
+
 def run_steps(landing: Path | str, warehouse: Path | str, *, settings: Settings | None = None,
               full_refresh: bool = False, backfill=None) -> RunSummary:
     """pipeline.run_steps with every step a task of the current flow; fan-outs go to its runner."""
@@ -138,7 +142,8 @@ def run_steps(landing: Path | str, warehouse: Path | str, *, settings: Settings 
     wait = (settings or load_settings(Path(landing))).lock_wait_seconds
     with warehouse_lock(warehouse, "nightly flow", wait):
         ctx = start_run(landing, warehouse, full_refresh=full_refresh, settings=settings)
-        return pipeline.run_steps(ctx, backfill=backfill, step=_step, fan_out=_fan_out)
+        return pipeline.run_steps(ctx, backfill=backfill, step=_step, fan_out=_fan_out,
+                                  start=_start)
 
 
 def summary_markdown(summary: RunSummary) -> str:

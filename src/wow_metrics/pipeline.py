@@ -9,7 +9,8 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from wow_metrics.ingest import (
     ingest_workers,
     plan_ingest,
     record_ingest,
+    reference_share,
 )
 from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, N_BUCKETS, Lake
@@ -178,34 +180,70 @@ def _fan_out_locally(fn: Callable, calls: list[tuple]) -> list:
     workers = ingest_workers(calls[0][2], len(calls))
     if workers == 1:
         return _call_each(fn, calls)
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wow-ingest") as pool:
         return list(pool.map(lambda args: fn(*args, workers=workers), calls))
 
 
+def _start_locally(fn: Callable, *args: Any) -> Future:
+    """`wow run`'s start: the step runs on a thread of its own."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"wow-{fn.__name__}")
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with the step
+
+
+def reference_beside_ingest(settings: Settings, extracts: int) -> Settings | None:
+    """The reference staging's settings when it runs while `extracts` are ingested; None when
+    it runs after the ingest.
+
+    Only beside two or more ingest workers: a single extract, or a run on one thread, keeps
+    the run's limits to itself as before. The staging has one thread and the share of
+    memory_limit the workers leave it (`ingest.reference_share`).
+    """
+    workers = ingest_workers(settings, extracts)
+    if workers < 2:
+        return None
+    return settings.model_copy(update={"memory_limit": reference_share(settings, workers),
+                                       "threads": 1})
+
+
 def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = None,
-              step: Callable = _call, fan_out: Callable = _fan_out_locally) -> RunSummary:
+              step: Callable = _call, fan_out: Callable = _fan_out_locally,
+              start: Callable = _start_locally) -> RunSummary:
     """Every step of a run, in order: the one sequence `wow run` and the Prefect flow share.
 
     `step(fn, *args)` runs one step and `fan_out(fn, [args, ...])` runs independent calls of one
     step (an extract's ingest, a partition's build) and returns their results in order; the flow
     passes task-submitting versions, `run()` threads for ingest and plain calls otherwise.
+    `start(fn, *args)` starts a step that needs nothing of the steps before it and returns what
+    its result() is taken from: the reference tables are staged while extracts are ingested.
     """
     started = time.perf_counter()
     phases: dict[str, float] = {}
+    reference = None
     try:
         # A full disk, a read-only folder or too little memory, met in any step: one clear error.
         with resource_errors(ctx.warehouse, ctx.settings.memory_limit):
             t0 = time.perf_counter()
             plan = step(plan_ingest, ctx.landing, ctx.lake, ctx.settings, ctx.key, ctx.run_id)
+            # Reference files are read from the landing zone, not the lake: staging them needs
+            # no ingest, and a nightly delivery leaves a core idle while its largest extract
+            # is read (bench/README.md, stop 18).
+            beside = reference_beside_ingest(ctx.settings, len(plan.pending))
+            if beside is not None:
+                reference = start(stage_reference, replace(ctx, settings=beside))
             rows = fan_out(ingest_pending, [(p, ctx.lake, ctx.settings, ctx.key, plan.now)
                                             for p in plan.pending])
             report = step(record_ingest, ctx.lake, plan, rows)
             phases["ingest"] = time.perf_counter() - t0
             mark("ingest.done")
             t0 = time.perf_counter()
-            step(stage_reference, ctx)
+            if reference is not None:
+                staging, reference = reference, None
+                staging.result()
+            else:
+                step(stage_reference, ctx)
             build_plan = step(plan_build, ctx, backfill)
             mark("build.planned")
             results = fan_out(build_partition, [(ctx, build_plan, i)
@@ -214,6 +252,11 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
             mark("build.done")
             summary = step(finish_run, ctx, build_plan, report, results, phases)
     finally:
+        if reference is not None:  # ingest failed: the staging still writes to the work folder
+            try:
+                reference.result()
+            except Exception:  # noqa: BLE001, S110 (the ingest's error is the run's error)
+                pass
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     mark("run.done")

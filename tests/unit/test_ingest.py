@@ -714,22 +714,35 @@ def test_clinician_whose_only_events_are_excluded_reconciles_and_has_no_day(land
 
 
 @pytest.mark.parametrize(("settings", "extracts", "workers", "limits"), [
-    # Two cores: two extracts at a time, a core and half the memory each.
-    ({"threads": 2, "memory_limit": "4GB"}, 180, 2, ("2000000000B", 1)),
-    ({"threads": 2, "memory_limit": "1.5GiB"}, 180, 2, ("805306368B", 1)),
+    # Two cores: two extracts at a time, a core and a third of the memory each (the reference
+    # staging beside them has the last third).
+    ({"threads": 2, "memory_limit": "4GB"}, 180, 2, ("1333333333B", 1)),
+    ({"threads": 2, "memory_limit": "1.5GiB"}, 180, 2, ("536870912B", 1)),
     ({"threads": 2}, 180, 2, (None, 1)),
     # One thread, or one extract: one at a time with everything the run was given.
     ({"threads": 1, "memory_limit": "2MB"}, 180, 1, ("2MB", 1)),
     ({"threads": 8, "memory_limit": "8GB"}, 1, 1, ("8GB", 8)),
     # Never more than four; a memory_limit form that cannot be split: one at a time.
-    ({"threads": 16, "memory_limit": "16GB"}, 180, 4, ("4000000000B", 4)),
+    ({"threads": 16, "memory_limit": "16GB"}, 180, 4, ("3200000000B", 4)),
     ({"threads": 2, "memory_limit": "50%"}, 180, 1, ("50%", 2)),
 ])
 def test_extracts_are_read_side_by_side_within_the_runs_limits(settings, extracts, workers,
                                                                 limits):
-    from wow_metrics.config import Settings
+    from wow_metrics.config import Settings, memory_limit_bytes
     from wow_metrics.ingest import _worker_limits, ingest_workers
+    from wow_metrics.pipeline import reference_beside_ingest
 
     chosen = ingest_workers(Settings(**settings), extracts)
     assert chosen == workers
     assert _worker_limits(Settings(**settings), chosen) == limits
+    # The reference staging runs beside two or more workers only, on one thread and one share:
+    # the connections open at once hold no more memory than the run was given.
+    staging = reference_beside_ingest(Settings(**settings), extracts)
+    if workers < 2:
+        assert staging is None
+        return
+    assert staging is not None and staging.threads == 1
+    assert staging.memory_limit == limits[0]
+    if limits[0] is not None:
+        assert (workers + 1) * memory_limit_bytes(limits[0]) <= memory_limit_bytes(
+            settings["memory_limit"])

@@ -287,8 +287,8 @@ def ingest_workers(settings: Settings, extracts: int) -> int:
 
     A nightly extract is too small for DuckDB to spread over the cores (it gives each thread a
     row group of its own), so extracts are read side by side instead. The workers share
-    `threads` and `memory_limit` (`_worker_limits`): together they never use more than a run
-    was given.
+    `threads` and `memory_limit` (`_worker_limits`) with the reference staging: together they
+    never use more memory than a run was given.
     """
     cores = settings.threads or os.cpu_count() or 1
     workers = max(1, min(cores, extracts, MAX_INGEST_WORKERS))
@@ -298,15 +298,24 @@ def ingest_workers(settings: Settings, extracts: int) -> int:
 
 
 def _worker_limits(settings: Settings, workers: int) -> tuple[str | None, int | None]:
-    """(memory_limit, threads) of one of `workers` connections reading extracts side by side."""
+    """(memory_limit, threads) of one of `workers` connections reading extracts side by side.
+
+    Two or more workers leave one more share of memory_limit to the reference staging, which
+    `wow run` runs beside them (`reference_share`)."""
     if workers <= 1:
         return settings.memory_limit, settings.threads
     threads = max(1, (settings.threads or os.cpu_count() or 1) // workers)
+    return reference_share(settings, workers), threads
+
+
+def reference_share(settings: Settings, workers: int) -> str | None:
+    """One of `workers` + 1 equal shares of memory_limit (None when it is unset): each ingest
+    worker's and the reference staging's, while `workers` (two or more) extracts are read."""
     if not settings.memory_limit:
-        return None, threads
+        return None
     total = memory_limit_bytes(settings.memory_limit)
     assert total is not None, "ingest_workers gives one worker to a limit it cannot split"
-    return f"{total // workers}B", threads
+    return f"{total // (workers + 1)}B"
 
 
 def _thread_connection(memory_limit: str | None, threads: int | None):
@@ -403,7 +412,7 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
         raise IngestMemoryError(
             f"{src.relative}: reading it needs more memory than DuckDB may use "
             f"(memory_limit {settings.memory_limit or 'default'}"
-            f"{f', shared by {workers} extracts read at once' if workers > 1 else ''}): "
+            f"{f', shared by {workers} extracts read at once and the reference staging' if workers > 1 else ''}): "
             f"{str(exc).splitlines()[0]}. "
             "Raise memory_limit in wow.yaml (measured on a 3M-row extract: "
             "160MB is enough with two threads) or lower threads. Nothing of this file was published; the next run reads it again."
