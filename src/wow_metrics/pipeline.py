@@ -547,7 +547,8 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
     """Assemble the partitions, build the audit-trail tables, audit, and publish atomically."""
     phases = dict(phases or {})
     t0 = time.perf_counter()
-    con = _connect(ctx, ctx.work_dir / "publish.duckdb", temp_directory=ctx.work_dir / "tmp")
+    con = _connect(ctx, ctx.work_dir / "publish.duckdb", temp_directory=ctx.work_dir / "tmp",
+                   rereads_parquet=True)
     try:
         ref = ctx.work_dir / "reference"
         for table in REFERENCE_OUTPUTS:

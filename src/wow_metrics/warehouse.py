@@ -120,8 +120,12 @@ def discover_audits(scope: str, root: Path = SQL_ROOT) -> list[tuple[str, str]]:
 
 
 def connect(path: Path | str, *, threads: int | None = None, memory_limit: str | None = None,
-            temp_directory: Path | None = None):
-    """Open a DuckDB database for building: UTC session, macros installed, no network."""
+            temp_directory: Path | None = None, rereads_parquet: bool = False):
+    """Open a DuckDB database for building: UTC session, macros installed, no network.
+
+    rereads_parquet: the connection reads the same Parquet files many times (the publication
+    gate checks the lake's thousands of files once per check): their footers are kept in
+    memory after the first read (DuckDB re-reads a file's footer when its mtime changes)."""
     import duckdb
 
     config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -131,6 +135,8 @@ def connect(path: Path | str, *, threads: int | None = None, memory_limit: str |
         config["memory_limit"] = memory_limit
     con = duckdb.connect(str(path), config=config)
     con.execute("set TimeZone = 'UTC'")
+    if rereads_parquet:
+        con.execute("set parquet_metadata_cache = true")
     if temp_directory is not None:
         con.execute("set temp_directory = $d", {"d": str(temp_directory)})
     install_macros(con)

@@ -105,7 +105,12 @@ def test_every_connection_of_a_run_is_under_the_settings_limits(tmp_path, monkey
 
     def spy(path, **options):
         opened.append((str(path), options.get("threads"), options.get("memory_limit")))
-        return real_connect(path, **options)
+        con = real_connect(path, **options)
+        caching.append((str(path), con.execute(
+            "select current_setting('parquet_metadata_cache')").fetchall()[0][0]))
+        return con
+
+    caching: list[tuple[str, bool]] = []
 
     monkeypatch.setattr(wh, "connect", spy)
     landing = tmp_path / "landing"
@@ -115,6 +120,10 @@ def test_every_connection_of_a_run_is_under_the_settings_limits(tmp_path, monkey
     assert any(path.endswith("publish.duckdb") for path, _, _ in opened)
     assert len(opened) >= 3  # reference staging, the build partition, the publication
     assert [(p, t, m) for p, t, m in opened if (t, m) != (1, "900MB")] == []
+    # The gate reads every lake file once per check: the publication's connection keeps their
+    # footers; a build task reads each once and keeps none.
+    assert {(p.rsplit("/", 1)[-1], on) for p, on in caching} == {
+        (":memory:", False), ("publish.duckdb", True)}
 
 
 @given(st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=50))
