@@ -41,7 +41,7 @@ from wow_metrics.state import (
     settings_fingerprint,
     state_dir,
 )
-from wow_metrics.validate import validate
+from wow_metrics.validate import import_gate_in_background, validate
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,7 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
     started = time.perf_counter()
     phases: dict[str, float] = {}
     reference = None
+    import_gate_in_background()  # needed by finish_run, which runs in this process
     try:
         # A full disk, a read-only folder or too little memory, met in any step: one clear error.
         with resource_errors(ctx.warehouse, ctx.settings.memory_limit):

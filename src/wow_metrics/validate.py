@@ -8,6 +8,10 @@ GX Data Docs for the run (published or blocked) are written to `<warehouse>/docs
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import logging
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +19,30 @@ from pathlib import Path
 from wow_metrics.contracts import load_contracts
 from wow_metrics.lake import Lake
 from wow_metrics.warehouse import sql_list
+
+log = logging.getLogger(__name__)
+GATE_IMPORT_THREAD = "wow-import-gx"
+
+
+def import_gate_in_background() -> None:
+    """Start importing Great Expectations on a thread of its own.
+
+    A run calls this as it starts: the import (about 5 s of one core) then overlaps the ingest
+    and the build, which spend most of their time in DuckDB, outside Python's lock. validate()
+    imports the module as before; it finds it imported, or waits for the import under way.
+    """
+    if "wow_metrics.gx_suites" in sys.modules or any(
+            t.name == GATE_IMPORT_THREAD for t in threading.enumerate()):
+        return
+    threading.Thread(target=_import_gate, name=GATE_IMPORT_THREAD, daemon=True).start()
+
+
+def _import_gate() -> None:
+    try:
+        importlib.import_module("wow_metrics.gx_suites")
+    except Exception:  # noqa: BLE001 (validate() imports it again and raises what it meets)
+        log.debug("importing Great Expectations ahead of the gate failed", exc_info=True)
+
 
 VALIDATION_COLUMNS = """run_id VARCHAR, table_name VARCHAR, check_name VARCHAR,
     expectation VARCHAR, severity VARCHAR, success BOOLEAN, failing_rows BIGINT,
