@@ -14,7 +14,9 @@ from wow_metrics import pipeline
 from wow_metrics.config import load_settings
 from wow_metrics.lake import Lake
 
-WAIT = float(os.environ.get("WOW_TEST_STEP_WAIT", "60"))  # seconds a step waits for the other before the test calls them not concurrent
+# Seconds a step waits for the other before the test calls them not concurrent (lowered to
+# check that the tests fail on a run whose steps are one after the other).
+WAIT = float(os.environ.get("WOW_TEST_STEP_WAIT", "60"))
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def test_reference_staging_runs_while_extracts_are_ingested(landing, tmp_path, m
 
 def test_a_failed_ingest_is_the_runs_error_and_waits_for_the_staging(landing, tmp_path,
                                                                      monkeypatch):
-    finished = threading.Event()
+    ingest_failed, finished = threading.Event(), threading.Event()
     real_stage = pipeline.stage_reference
     work_dirs = []
 
@@ -63,8 +65,6 @@ def test_a_failed_ingest_is_the_runs_error_and_waits_for_the_staging(landing, tm
         assert ingest_failed.wait(WAIT)
         real_stage(ctx)  # writes into the run's work folder after the ingest has failed
         finished.set()
-
-    ingest_failed = threading.Event()
 
     def failing_ingest(*args, **kwargs):
         ingest_failed.set()
