@@ -7,7 +7,9 @@ reused), then, --repeats times each:
   - `wow run` end to end on an empty warehouse (CSV extracts to published tables), in its own
     process; each phase (ingest, build, audit, validate, publish, exports) is timed and its peak
     RSS measured from the run's own progress markers (VmHWM, reset between phases);
-  - the pandas baseline (bench/pandas_baseline.py) in its own process.
+  - the pandas baseline (bench/pandas_baseline.py) in its own process;
+then the floors under the phases (bench/floor.py): the landing zone's extracts read once, read
+and written once to Parquet, and the last run's lake read and sorted by clinician and time once.
 It prints medians: wall seconds, events per second and peak RSS per phase, and every wow figure
 as a ratio against the baseline; the machine's load before and after; `wow --help` start-up.
 
@@ -29,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from floor import describe
 
 BENCH = Path(__file__).resolve().parent
 EVENTS_PER_CLINIC_DAY = 1400
@@ -138,7 +142,17 @@ def measure(root: Path, events: int, repeats: int, settings: dict[str, str],
         warehouse = root / f"warehouse-{events}-{i}"
         subprocess.run(["rm", "-rf", str(warehouse)], check=True)
         runs.append(_in_process([__file__, "--worker", str(landing), str(warehouse)]))
-        subprocess.run(["rm", "-rf", str(warehouse)], check=True)
+        if i < repeats - 1:
+            subprocess.run(["rm", "-rf", str(warehouse)], check=True)
+    # The floors under the phases, on the same landing zone and the last run's lake.
+    floor_args = [str(BENCH / "floor.py"), str(landing), "--lake", str(warehouse / "lake"),
+                  "--repeats", str(repeats), "--json"]
+    for flag, value in (("--threads", settings.get("threads")),
+                        ("--memory-limit", settings.get("memory_limit"))):
+        if value is not None:
+            floor_args += [flag, str(value)]
+    floors = _in_process(floor_args)
+    subprocess.run(["rm", "-rf", str(warehouse)], check=True)
     result = {
         "events": runs[0]["events"], "rows_read": runs[0]["rows_read"],
         "build_tasks": runs[0].get("build_tasks"), "build_tasks_why": runs[0].get("build_tasks_why"),
@@ -148,6 +162,7 @@ def measure(root: Path, events: int, repeats: int, settings: dict[str, str],
             "seconds": _median([r["phases"][phase]["seconds"] for r in runs]),
             "peak_rss_mb": _median([r["phases"][phase]["peak_rss_mb"] for r in runs]),
         } for phase in PHASE_ENDS},
+        "floors": floors,
     }
     if baseline:
         base = [_in_process([str(BENCH / "pandas_baseline.py"), "--landing", str(landing),
@@ -172,6 +187,7 @@ def report(size: str, r: dict) -> str:
     if base:
         lines.append(f"  {'pandas':<10}{base['seconds']:>10.2f}{n / base['seconds']:>14,.0f}"
                      f"{base['peak_rss_mb']:>13.0f}   (SPEC 4-5 day metrics only)")
+    lines += describe(r.get("floors", {}))
     return "\n".join(lines)
 
 
