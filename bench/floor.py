@@ -13,8 +13,9 @@ Three figures, each the median of --repeats, on DuckDB with the run's threads an
 
 The ingest does more than `write` (it parses times, keys identifiers, quarantines, splits the
 lake into clinician buckets) and the build more than `sort` (duplicates, action maps,
-schedules, days), so a target below a floor is out of reach on this machine whatever the code
-does. Figures are read, not asserted (bench/README.md).
+schedules, days), so a target below a floor is out of reach on this machine for any code that
+reads the extracts into a Parquet lake and builds intervals from it (the shape this project
+fixes). Figures are read, not asserted (bench/README.md).
 """
 
 from __future__ import annotations
