@@ -2,12 +2,16 @@
 -- Grain: one row per clinician_id and period_start (calendar month, or ISO week from Monday).
 -- Day metrics summed, minutes as hours, and the SPEC 6 normalisations: per 8 scheduled hours
 -- (Sinsky), per clinical FTE week, per scheduled day (Epic style). A ratio whose denominator is
--- zero or unknown is NULL, never zero.
+-- zero or unknown is NULL, never zero. Per-FTE-week rates divide by the period's days the
+-- organisation's data covers (coverage_days), never by calendar days without data: the latest
+-- month of a nightly warehouse is always partial, and dividing it by the whole month would read
+-- as an improvement.
 -- Built on the assembled day table, so an incremental build only has to replace day rows.
 -- Scope: publication
 -- Materialized: table
 -- Params: $period, $default_timezone
 with days as (select * from ehr_time_by_clinician_day),
+coverage as (select * from coverage_by_date),
 roster as (select * from stg_roster where reject_reason is null and not is_replaced),
 
 periods as (
@@ -42,15 +46,21 @@ summed as (
     group by clinician_id, period_start
 ),
 
+covered as (
+    select period_start, count(*) as coverage_days from coverage group by period_start
+),
+
 framed as (
     select
         s.*,
+        coalesce(c.coverage_days, 0) as coverage_days,
         r.department, r.specialty, r.role, r.clinical_fte,
         coalesce(r.timezone, $default_timezone) as timezone,
         case when $period = 'week' then 7
              else (s.period_start + interval 1 month)::DATE - s.period_start end as period_days
     from summed s
     left join roster r using (clinician_id)
+    left join covered c using (period_start)
 )
 
 select
@@ -62,6 +72,8 @@ select
     timezone::VARCHAR as timezone,
     period_start::DATE as period_start,
     period_days::INTEGER as period_days,
+    coverage_days::INTEGER as coverage_days,
+    (coverage_days = period_days)::BOOLEAN as is_complete_period,
     days_active::BIGINT as days_active,
     scheduled_days::BIGINT as scheduled_days,
     appointments::BIGINT as appointments,
@@ -86,11 +98,11 @@ select
     (prescriptions_hours * 8 / nullif(scheduled_hours, 0))::DOUBLE as presc_time8,
     (orders_hours * 8 / nullif(scheduled_hours, 0))::DOUBLE as order_time8,
     (pajama_hours * 8 / nullif(scheduled_hours, 0))::DOUBLE as pajama_time8,
-    (ehr_hours / (clinical_fte * period_days / 7))::DOUBLE as ehr_hours_per_fte_week,
-    (wow_hours / (clinical_fte * period_days / 7))::DOUBLE as wow_hours_per_fte_week,
-    (pajama_hours / (clinical_fte * period_days / 7))::DOUBLE as pajama_hours_per_fte_week,
-    (inbox_hours / (clinical_fte * period_days / 7))::DOUBLE as inbox_hours_per_fte_week,
-    (notes_hours / (clinical_fte * period_days / 7))::DOUBLE as notes_hours_per_fte_week,
+    (ehr_hours / (clinical_fte * nullif(coverage_days, 0) / 7))::DOUBLE as ehr_hours_per_fte_week,
+    (wow_hours / (clinical_fte * nullif(coverage_days, 0) / 7))::DOUBLE as wow_hours_per_fte_week,
+    (pajama_hours / (clinical_fte * nullif(coverage_days, 0) / 7))::DOUBLE as pajama_hours_per_fte_week,
+    (inbox_hours / (clinical_fte * nullif(coverage_days, 0) / 7))::DOUBLE as inbox_hours_per_fte_week,
+    (notes_hours / (clinical_fte * nullif(coverage_days, 0) / 7))::DOUBLE as notes_hours_per_fte_week,
     (ehr_hours * 60 / nullif(scheduled_days, 0))::DOUBLE as ehr_minutes_per_sched_day,
     (pajama_hours * 60 / nullif(scheduled_days, 0))::DOUBLE as pajama_minutes_per_sched_day,
     (inbox_hours * 60 / nullif(scheduled_days, 0))::DOUBLE as inbox_minutes_per_sched_day,

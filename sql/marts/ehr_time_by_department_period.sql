@@ -4,7 +4,8 @@
 -- clinician-period has at least min_scheduled_hours of scheduled time (SPEC 2). For each metric,
 -- p25, median and p75 with quantile_cont over the clinicians that have the metric (a clinician
 -- without a clinical FTE has no per-FTE figure). A cell over fewer than min_cell_size eligible
--- clinicians is suppressed: its figures are NULL and is_suppressed is true (SPEC 7).
+-- clinicians is suppressed: its figures are NULL and is_suppressed is true (SPEC 7). The
+-- period's coverage is the organisation's (SPEC 6), the same for every department.
 -- Scope: publication
 -- Materialized: table
 -- Params: $min_cell_size, $min_scheduled_hours
@@ -12,6 +13,7 @@ with periods as (select * from ehr_time_by_clinician_period),
 
 measured as (
     select department, period_start, any_value(period_days) as period_days,
+           any_value(coverage_days) as coverage_days,
            count(*) as n_clinicians_measured
     from periods
     group by department, period_start
@@ -49,7 +51,8 @@ spread as (
 ),
 
 joined as (
-    select m.department, m.period_start, m.period_days, m.n_clinicians_measured,
+    select m.department, m.period_start, m.period_days, m.coverage_days,
+           m.n_clinicians_measured,
            coalesce(s.n_clinicians, 0) as n_clinicians,
            coalesce(s.n_clinicians, 0) < $min_cell_size as is_suppressed,
            s.* exclude (department, period_start, n_clinicians)
@@ -61,6 +64,8 @@ select
     department::VARCHAR as department,
     period_start::DATE as period_start,
     period_days::INTEGER as period_days,
+    coverage_days::INTEGER as coverage_days,
+    (coverage_days = period_days)::BOOLEAN as is_complete_period,
     n_clinicians_measured::BIGINT as n_clinicians_measured,
     n_clinicians::BIGINT as n_clinicians,
     is_suppressed::BOOLEAN as is_suppressed,

@@ -37,8 +37,15 @@ METRICS: list[tuple[str, str, str]] = [
     ("ehr_time8", "hours per 8 scheduled hours",
      "Sinsky et al. 2020: ehr_hours x 8 / scheduled_hours; NULL when scheduled_hours = 0. Likewise "
      "wow8, ib_time8, note_time8, presc_time8, order_time8, pajama_time8."),
+    ("coverage_days", "days",
+     "The period's dates inside the organisation's coverage: from the earliest to the latest "
+     "local date on which any clinician has an event (coverage_by_date). is_complete_period: "
+     "coverage_days equals the days of the calendar period. A date inside the coverage without a "
+     "single event is a gap (a missed extract), flagged, not read as a quiet day."),
     ("hours_per_fte_week", "hours per clinical FTE week",
-     "<metric>_hours / (clinical_fte x period_days / 7); NULL without a roster FTE."),
+     "<metric>_hours / (clinical_fte x coverage_days / 7): a weekly rate over the days the data "
+     "covers, so a partial first or latest period is never diluted by days without data; NULL "
+     "without a roster FTE or when coverage_days = 0."),
     ("minutes_per_sched_day", "minutes per scheduled day",
      "The period's total minutes (unscheduled days included) / days with an appointment; NULL "
      "when there are none."),
@@ -55,7 +62,8 @@ METRICS: list[tuple[str, str, str]] = [
      "(scheduled_hours >= {min_scheduled_hours}) of wow8, ehr_time8 and WOW, pajama and inbox "
      "hours per FTE week; the percent of eligible clinicians with an FTE whose WOW exceeds "
      "{wow_threshold_hours_per_fte_week} h per FTE week; each with its change from the previous "
-     "{period}; suppressed under {min_cell_size} clinicians."),
+     "{period}, computed only when both periods are complete (NULL otherwise); suppressed under "
+     "{min_cell_size} clinicians."),
 ]
 
 

@@ -784,6 +784,9 @@ TABLE_COMMENTS = {
     "clinicians suppressed (SPEC 8).",
     "efficiency_of_practice_by_period": "One row per period_start: the organisation's AMA "
     "efficiency-of-practice figures and their change from the previous period (SPEC 8).",
+    "coverage_by_date": "One row per local date from the organisation's first to its last date "
+    "with an event: the data's coverage (SPEC 6); is_gap marks a date without a single event "
+    "(a missed extract).",
     "metric_definitions": "The settings and definitions every published figure was computed with.",
     "validation_results": "One row per contract check run on this publication: table, check, "
     "severity, success and failing rows (schemas/contracts).",

@@ -21,6 +21,7 @@ PUBLISHED_TABLES = (
     "ehr_time_by_clinician_period",
     "ehr_time_by_department_period",
     "efficiency_of_practice_by_period",
+    "coverage_by_date",
     "ingest_manifest",
     "quarantine",
     "metric_definitions",

@@ -752,7 +752,7 @@ def _ratio(numerator: Fraction, denominator: Fraction) -> float | None:
 
 
 def period_row(clinician: str, roster: RosterEntry | None, tz_name: str, start: date,
-               period_days: int, days: list[DayAcc]) -> dict[str, Any]:
+               period_days: int, days: list[DayAcc], coverage_days: int) -> dict[str, Any]:
     totals = {stem: sum(_day_us(acc)[stem] for acc in days) for stem in STEMS}
     hours = {stem: Fraction(us, US_PER_HOUR) for stem, us in totals.items()}
     scheduled_days = sum(1 for acc in days if acc.appointments > 0)
@@ -766,6 +766,8 @@ def period_row(clinician: str, roster: RosterEntry | None, tz_name: str, start: 
         "timezone": tz_name,
         "period_start": start,
         "period_days": period_days,
+        "coverage_days": coverage_days,
+        "is_complete_period": coverage_days == period_days,
         "days_active": sum(1 for acc in days if acc.ehr_us > 0),
         "scheduled_days": scheduled_days,
         "appointments": sum(acc.appointments for acc in days),
@@ -781,7 +783,7 @@ def period_row(clinician: str, roster: RosterEntry | None, tz_name: str, start: 
         row[name] = _ratio(hours[stem] * 8, sched)
     for stem in ("ehr", "wow", "pajama", "inbox", "notes"):
         row[f"{stem}_hours_per_fte_week"] = (
-            None if fte is None else _ratio(hours[stem], fte * Fraction(period_days, 7)))
+            None if fte is None else _ratio(hours[stem], fte * Fraction(coverage_days, 7)))
     for stem in ("ehr", "pajama", "inbox", "notes", "outside_schedule_window"):
         row[f"{stem}_minutes_per_sched_day"] = _ratio(
             Fraction(totals[stem], US_PER_MINUTE), Fraction(scheduled_days))
@@ -820,14 +822,34 @@ def compute(landing: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
     day_rows: list[dict[str, Any]] = []
     period_rows: list[dict[str, Any]] = []
-    for clinician in sorted(set(events_by) | set(appts_by)):
-        days = clinician_days(events_by[clinician], appts_by[clinician], zone_of(clinician),
-                              holidays, cfg)
+    clinicians = sorted(set(events_by) | set(appts_by))
+    days_of = {c: clinician_days(events_by[c], appts_by[c], zone_of(c), holidays, cfg)
+               for c in clinicians}
+    first, last = coverage(days_of.values())
+    for clinician in clinicians:
+        days = days_of[clinician]
         by_period: dict[tuple[date, int], list[DayAcc]] = defaultdict(list)
         for day, acc in days.items():
             day_rows.append(day_row(clinician, day, acc, holidays))
             by_period[period_of(day, cfg.period)].append(acc)
         for (start, period_days), accs in sorted(by_period.items()):
+            covered = covered_days(start, period_days, first, last)
             period_rows.append(period_row(clinician, roster.get(clinician), zone_name(clinician),
-                                          start, period_days, accs))
+                                          start, period_days, accs, covered))
     return day_rows, period_rows
+
+
+def coverage(days_of: Any) -> tuple[date | None, date | None]:
+    """The organisation's coverage (SPEC 6): the earliest and latest local date on which any
+    clinician has an event; (None, None) without events."""
+    dates = [day for days in days_of for day, acc in days.items() if acc.events > 0]
+    return (min(dates), max(dates)) if dates else (None, None)
+
+
+def covered_days(start: date, period_days: int, first: date | None, last: date | None) -> int:
+    """How many of the period's dates lie within [first, last]."""
+    if first is None or last is None:
+        return 0
+    end = start + timedelta(days=period_days - 1)
+    lo, hi = max(start, first), min(end, last)
+    return max(0, (hi - lo).days + 1)

@@ -249,11 +249,12 @@ def test_schedule_metrics_and_period_normalisations(tmp_path: Path) -> None:
             sat["outside_schedule_window_minutes"], sat["is_weekend"]) == (3.0, 3.0, 3.0, 3.0, True)
     (p,) = periods
     sched_h = 0.5
-    fte_weeks = 0.5 * 31 / 7
+    # The data covers 03-04 to 03-07 (the only clinician's first and last events): 4 days.
+    fte_weeks = 0.5 * 4 / 7
     assert p == approx({
         "clinician_id": "c1", "department": "Family Medicine", "specialty": "FM", "role": "MD",
         "clinical_fte": 0.5, "timezone": "UTC", "period_start": date(2026, 3, 1),
-        "period_days": 31, "days_active": 2, "scheduled_days": 1, "appointments": 1,
+        "period_days": 31, "coverage_days": 4, "is_complete_period": False, "days_active": 2, "scheduled_days": 1, "appointments": 1,
         "scheduled_hours": sched_h, "events": 12,
         "ehr_hours": 32 / 60, "inbox_hours": 10 / 60, "notes_hours": 5 / 60,
         "orders_hours": 5 / 60, "chart_review_hours": 5 / 60, "other_hours": 7 / 60,
@@ -414,8 +415,11 @@ def test_holiday_and_iso_week_periods(tmp_path: Path) -> None:
         (date(2026, 3, 2), 7, 6), (date(2026, 3, 9), 7, 2)]
     first = periods[0]
     assert first["ehr_hours"] == pytest.approx(10 / 60)
-    assert first["ehr_hours_per_fte_week"] == pytest.approx(10 / 60)  # FTE 1.0, 7-day period
-    assert first["pajama_hours_per_fte_week"] == pytest.approx(9 / 60)
+    # FTE 1.0; the data covers 03-04 to 03-09: 5 days of the first week, 1 of the second
+    assert (first["coverage_days"], periods[1]["coverage_days"]) == (5, 1)
+    assert first["ehr_hours_per_fte_week"] == pytest.approx(10 / 60 * 7 / 5)
+    assert first["pajama_hours_per_fte_week"] == pytest.approx(9 / 60 * 7 / 5)
+    assert periods[1]["ehr_hours_per_fte_week"] == pytest.approx(2 / 60 * 7)
 
 
 def test_bad_files_and_rows_are_skipped(tmp_path: Path) -> None:

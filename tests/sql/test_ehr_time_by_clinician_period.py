@@ -143,10 +143,11 @@ def test_per_8_scheduled_hours(march):
 
 
 def test_per_fte_week(march):
+    # The data covers 2026-02-10 ('feb') to 2026-04-01 ('p'): all of March, so
     # hours / (0.8 x 31 / 7)
     weeks = 0.8 * 31 / 7
     check_period(
-        march, "p", "2026-03-01",
+        march, "p", "2026-03-01", coverage_days=31, is_complete_period=True,
         ehr_hours_per_fte_week=46 / 60 / weeks,
         wow_hours_per_fte_week=30 / 60 / weeks,
         pajama_hours_per_fte_week=10 / 60 / weeks,
@@ -171,10 +172,12 @@ def test_undivided_attention(march):
 
 
 def test_period_without_scheduled_hours_has_null_ratios(march):
-    weeks = 0.8 * 30 / 7
+    # April is covered up to its 1st only (the latest event): a rate over that one day, not
+    # diluted by the 29 days without data.
+    weeks = 0.8 * 1 / 7
     check_period(
         march, "p", "2026-04-01",
-        period_days=30, days_active=1, scheduled_days=0, appointments=0, events=2,
+        period_days=30, coverage_days=1, is_complete_period=False, days_active=1, scheduled_days=0, appointments=0, events=2,
         scheduled_hours=0.0, ehr_hours=5 / 60, notes_hours=5 / 60, wow_hours=5 / 60,
         pajama_hours=0.0, unscheduled_day_hours=5 / 60,
         ehr_time8=None, wow8=None, ib_time8=None, note_time8=None, presc_time8=None,
@@ -213,6 +216,7 @@ def test_february_and_clinician_without_roster_row(march):
     check_period(
         march, "feb", "2026-02-01",
         department="unknown", clinical_fte=None, timezone=NY, period_days=28,
+        coverage_days=19, is_complete_period=False,  # 02-10 (the first event) to 02-28
         days_active=1, scheduled_days=0, appointments=0, events=2,
         ehr_hours=5 / 60, notes_hours=5 / 60, scheduled_hours=0.0,
         ehr_time8=None, undivided_attention_pct=None, ehr_minutes_per_sched_day=None,
@@ -249,12 +253,14 @@ def test_iso_weeks(landing):
         "select period_start from ehr_time_by_clinician_period where clinician_id = 'wk' "
         "order by period_start")]
     assert starts == ["2026-02-23", "2026-03-02", "2026-03-09"]
-    check_period(pub, "wk", "2026-02-23", period_days=7, days_active=1, scheduled_days=0,
+    # The data covers Sun 03-01 to Mon 03-09: one day of the first and last weeks.
+    check_period(pub, "wk", "2026-02-23", period_days=7, coverage_days=1,
+                 is_complete_period=False, days_active=1, scheduled_days=0,
                  events=2, ehr_hours=5 / 60, notes_hours=5 / 60, pajama_hours=5 / 60,
-                 ehr_hours_per_fte_week=5 / 60, ehr_time8=None)
+                 ehr_hours_per_fte_week=5 / 60 * 7, ehr_time8=None)
     check_period(
         pub, "wk", "2026-03-02",
-        period_days=7, days_active=2, scheduled_days=1, appointments=1, events=4,
+        period_days=7, coverage_days=7, is_complete_period=True, days_active=2, scheduled_days=1, appointments=1, events=4,
         scheduled_hours=1.0, ehr_hours=7 / 60, inbox_hours=3 / 60, notes_hours=4 / 60,
         in_schedule_hours=3 / 60, wow_hours=4 / 60, pajama_hours=4 / 60,
         unscheduled_day_hours=4 / 60,
@@ -267,4 +273,5 @@ def test_iso_weeks(landing):
         inbox_minutes_per_sched_day=3.0, notes_minutes_per_sched_day=4.0,
         undivided_attention_pct=100 * (1 - 3 / 60),
     )
-    check_period(pub, "wk", "2026-03-09", period_days=7, days_active=1, ehr_hours=2 / 60)
+    check_period(pub, "wk", "2026-03-09", period_days=7, coverage_days=1, days_active=1,
+                 ehr_hours=2 / 60, ehr_hours_per_fte_week=2 / 60 * 7)

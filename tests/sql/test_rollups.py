@@ -15,25 +15,51 @@ PARAMS = {"min_cell_size": 4, "min_scheduled_hours": 8.0,
           "wow_threshold_hours_per_fte_week": 5.0, "period": "month"}
 
 
+def _period_days(start: dt.date) -> int:
+    following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return (following - start).days
+
+
+def _coverage(con, first: dt.date, last: dt.date, gaps: tuple[dt.date, ...] = ()) -> None:
+    """coverage_by_date from `first` to `last`, the `gaps` without events."""
+    con.execute("""create or replace table coverage_by_date (activity_date DATE,
+        period_start DATE, events BIGINT, clinicians_with_events BIGINT, is_gap BOOLEAN)""")
+    day = first
+    while day <= last:
+        con.execute("insert into coverage_by_date values (?, ?, ?, ?, ?)",
+                    [day, day.replace(day=1), 0 if day in gaps else 10, 0 if day in gaps else 1,
+                     day in gaps])
+        day += dt.timedelta(days=1)
+
+
 def _periods(con, rows: list[tuple]) -> None:
-    """rows: (clinician, department, period_start, scheduled_hours, wow8, wow_h_per_fte_week)."""
+    """rows: (clinician, department, period_start, scheduled_hours, wow8, wow_h_per_fte_week).
+    coverage_days is counted from coverage_by_date, as the period model does."""
     con.execute("""create or replace table ehr_time_by_clinician_period (
         clinician_id VARCHAR, department VARCHAR, period_start DATE, period_days INTEGER,
-        scheduled_hours DOUBLE, ehr_time8 DOUBLE, wow8 DOUBLE, ib_time8 DOUBLE, note_time8 DOUBLE,
-        pajama_time8 DOUBLE, wow_hours_per_fte_week DOUBLE, pajama_hours_per_fte_week DOUBLE,
-        inbox_hours_per_fte_week DOUBLE)""")
+        coverage_days INTEGER, scheduled_hours DOUBLE, ehr_time8 DOUBLE, wow8 DOUBLE,
+        ib_time8 DOUBLE, note_time8 DOUBLE, pajama_time8 DOUBLE, wow_hours_per_fte_week DOUBLE,
+        pajama_hours_per_fte_week DOUBLE, inbox_hours_per_fte_week DOUBLE)""")
     for c, dept, start, sched, wow8, per_fte in rows:
-        days = 31 if start == MARCH else 28
+        covered = con.execute("select count(*) from coverage_by_date where period_start = ?",
+                              [start]).fetchone()[0]
         con.execute("insert into ehr_time_by_clinician_period values "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [c, dept, start, days, sched, 2 * wow8, wow8, wow8 / 2, wow8 / 4, wow8 / 5,
-                     per_fte, None if per_fte is None else per_fte / 2,
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [c, dept, start, _period_days(start), covered, sched, 2 * wow8, wow8,
+                     wow8 / 2, wow8 / 4, wow8 / 5, per_fte,
+                     None if per_fte is None else per_fte / 2,
                      None if per_fte is None else per_fte / 3])
 
 
-def _build(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+def _build(rows: list[tuple], coverage: tuple = ()) -> duckdb.DuckDBPyConnection:
+    """The rollups of `rows`; the data covers `coverage` = (first, last[, gap dates]), by
+    default every day of the rows' months."""
     con = duckdb.connect()
     install_macros(con)
+    if not coverage:
+        starts = sorted({r[2] for r in rows})
+        coverage = (starts[0], starts[-1] + dt.timedelta(days=_period_days(starts[-1]) - 1))
+    _coverage(con, coverage[0], coverage[1], tuple(coverage[2:]))
     _periods(con, rows)
     models = {m.name: m for m in discover_models("publication")}
     for name in ("ehr_time_by_department_period", "efficiency_of_practice_by_period"):
@@ -116,6 +142,64 @@ def test_organisation_figures_and_change_from_previous_period(rollups):
     assert mar["pct_clinicians_wow_over_threshold_change"] == pytest.approx(100 * 2 / 11 - 0)
 
 
+def test_coverage_of_complete_periods(rollups):
+    cur = rollups.execute("select period_start, period_days, coverage_days, is_complete_period, "
+                          "coverage_start, coverage_end, gap_days "
+                          "from efficiency_of_practice_by_period order by period_start")
+    assert cur.fetchall() == [
+        (FEB, 28, 28, True, FEB, dt.date(2026, 2, 28), 0),
+        (MARCH, 31, 31, True, MARCH, dt.date(2026, 3, 31), 0)]
+    assert _dept(rollups, "Above")["coverage_days"] == 31
+    assert _dept(rollups, "Above")["is_complete_period"] is True
+
+
+# Five clinicians at the same level in a complete February and a March with data through the
+# 16th (a nightly warehouse on 17 March): March's figures are rates, its change is withheld.
+STEADY = [(f"A{i}", "Above", d, 40.0, 2 + (d == MARCH), 1.0) for i in range(5)
+          for d in (FEB, MARCH)]
+
+
+def test_partial_latest_period_has_no_change():
+    con = _build(STEADY, (FEB, dt.date(2026, 3, 16)))
+    rows = con.execute("select period_start, coverage_days, is_complete_period, coverage_end, "
+                       "previous_period_start, wow8_median, wow8_median_change, "
+                       "wow_hours_per_fte_week_median_change, "
+                       "pct_clinicians_wow_over_threshold_change "
+                       "from efficiency_of_practice_by_period order by period_start").fetchall()
+    assert rows == [
+        (FEB, 28, True, dt.date(2026, 2, 28), None, 2.0, None, None, None),
+        (MARCH, 16, False, dt.date(2026, 3, 16), FEB, 3.0, None, None, None)]
+    dept = _dept(con, "Above")
+    assert (dept["coverage_days"], dept["is_complete_period"]) == (16, False)
+
+
+def test_partial_first_period_has_no_change():
+    """Data from 10 February: February is partial, so March (complete) is not compared with it."""
+    con = _build(STEADY, (dt.date(2026, 2, 10), dt.date(2026, 3, 31)))
+    rows = con.execute("select period_start, coverage_days, coverage_start, is_complete_period, "
+                       "wow8_median_change from efficiency_of_practice_by_period "
+                       "order by period_start").fetchall()
+    assert rows == [(FEB, 19, dt.date(2026, 2, 10), False, None),
+                    (MARCH, 31, MARCH, True, None)]
+
+
+def test_both_periods_complete_gives_the_change():
+    con = _build(STEADY)
+    assert con.execute("select wow8_median_change from efficiency_of_practice_by_period "
+                       "where period_start = ?", [MARCH]).fetchone() == (1.0,)
+
+
+def test_gap_days_are_counted_not_hidden():
+    """A date without a single event inside the coverage is a gap: counted, and the period stays
+    complete (the spec's coverage runs from the first to the last date with data)."""
+    gaps = (dt.date(2026, 3, 4), dt.date(2026, 3, 5))
+    con = _build(STEADY, (FEB, dt.date(2026, 3, 31), *gaps))
+    row = con.execute("select coverage_days, is_complete_period, gap_days, wow8_median_change "
+                      "from efficiency_of_practice_by_period where period_start = ?",
+                      [MARCH]).fetchone()
+    assert row == (31, True, 2, 1.0)
+
+
 def test_a_gap_month_has_no_change(tmp_path):
     rows = [(f"A{i}", "Above", d, 40.0, 2, 1.0) for i in range(5)
             for d in (dt.date(2026, 1, 1), MARCH)]
@@ -132,3 +216,40 @@ def test_small_organisation_is_suppressed_whole():
                       "pct_clinicians_wow_over_threshold from efficiency_of_practice_by_period"
                       ).fetchone()
     assert row == (3, True, None, None)
+
+
+def _coverage_model(day_rows: list[tuple], period: str = "month") -> list[tuple]:
+    """coverage_by_date built by its model from day rows (clinician_id, activity_date, events)."""
+    con = duckdb.connect()
+    install_macros(con)
+    con.execute("create table ehr_time_by_clinician_day (clinician_id VARCHAR, "
+                "activity_date DATE, events BIGINT)")
+    con.executemany("insert into ehr_time_by_clinician_day values (?, ?, ?)", day_rows)
+    model = {m.name: m for m in discover_models("publication")}["coverage_by_date"]
+    run_model(con, model, {"period": period})
+    return con.execute("from coverage_by_date order by activity_date").fetchall()
+
+
+def test_coverage_by_date_runs_from_first_to_last_event_and_flags_gaps():
+    d = dt.date
+    rows = _coverage_model([
+        ("a", d(2026, 2, 27), 3), ("b", d(2026, 2, 27), 1),
+        ("a", d(2026, 2, 26), 0),  # scheduled time only: no data, does not open the coverage
+        ("b", d(2026, 3, 2), 2),
+        ("a", d(2026, 3, 1), 0),   # inside the coverage, but nobody has an event: a gap
+        ("b", d(2026, 3, 5), 0),   # after the last event: outside the coverage
+    ])
+    assert rows == [
+        (d(2026, 2, 27), d(2026, 2, 1), 4, 2, False),
+        (d(2026, 2, 28), d(2026, 2, 1), 0, 0, True),
+        (d(2026, 3, 1), d(2026, 3, 1), 0, 0, True),
+        (d(2026, 3, 2), d(2026, 3, 1), 2, 1, False),
+    ]
+
+
+def test_coverage_by_date_weeks_and_no_data():
+    d = dt.date
+    rows = _coverage_model([("a", d(2026, 3, 1), 1), ("a", d(2026, 3, 2), 1)], period="week")
+    assert [(r[0], r[1]) for r in rows] == [(d(2026, 3, 1), d(2026, 2, 23)),
+                                            (d(2026, 3, 2), d(2026, 3, 2))]
+    assert _coverage_model([("a", d(2026, 3, 1), 0)]) == []

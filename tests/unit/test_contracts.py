@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "canonical_events", "roster", "schedule", "ehr_time_by_clinician_day",
     "ehr_time_by_clinician_period", "ingest_manifest", "quarantine", "metric_definitions",
     "validation_results", "ehr_time_by_department_period", "efficiency_of_practice_by_period",
+    "coverage_by_date",
 }
 # Contracted tables that are not in wow.duckdb, and the columns staging keeps only to filter by.
 UNPUBLISHED = {"canonical_events", "roster", "schedule"}
@@ -100,8 +101,19 @@ MUTATIONS: dict[str, str] = {
         f"update {EFF} set n_clinicians_measured = n_clinicians_measured + 1 where {_first(EFF)}",
     "organisation_suppression_rule":
         f"update {EFF} set is_suppressed = not is_suppressed where {_first(EFF)}",
-    "change_is_difference": f"update {EFF} set wow8_median_change = wow8_median_change + 1 "
-                            f"where {_first(EFF, 'previous_period_start is not null')}",
+    # The sample's periods are partial (no change may be computed): a change planted beside
+    # the previous period breaks the rule either way.
+    "change_is_difference": f"update {EFF} set wow8_median_change = coalesce(wow8_median_change, 0) "
+                            f"+ 1 where {_first(EFF, 'previous_period_start is not null')}",
+    "coverage_matches_dates": f"update {EFF} set gap_days = gap_days + 1 where {_first(EFF)}",
+    "coverage_is_the_organisations":
+        f"update {PERIOD} set coverage_days = coverage_days - 1 where {_first(PERIOD)}",
+    "coverage_is_contiguous": "delete from coverage_by_date where activity_date = "
+                              "(select min(activity_date) + 3 from coverage_by_date)",
+    "coverage_matches_day_table":
+        f"update coverage_by_date set events = events + 1 where {_first('coverage_by_date')}",
+    "period_start_of_date": "update coverage_by_date set period_start = period_start + 1 "
+                            f"where {_first('coverage_by_date')}",
     "previous_period_is_adjacent":
         f"update {EFF} set previous_period_start = previous_period_start - 1 "
         f"where {_first(EFF, 'previous_period_start is not null')}",
