@@ -91,6 +91,19 @@ class Lake:
             path.unlink(missing_ok=True)
         return stray
 
+    @staticmethod
+    def unusable_quarantine_rows(manifest: list[dict]) -> list[dict]:
+        """The whole-file quarantine row of each live file no declared format reads, from its
+        manifest message ('<path>: file quarantined: <reason>')."""
+        rows = []
+        for r in sorted(manifest, key=lambda r: r["file_path"]):
+            if r["status"] == "quarantined" and r.get("format_fingerprint") is None:
+                message = r["message"] or "file quarantined: not readable as any declared format"
+                reason = message.removeprefix(f"{r['file_path']}: ")
+                rows.append({"source_file": r["file_path"], "source_line": None,
+                             "reason": reason, "clinician_id": None})
+        return rows
+
     def quarantine_path(self, sha: str) -> Path:
         return self.root / "quarantine" / f"{sha}.parquet"
 
@@ -111,6 +124,10 @@ class Lake:
                 if p.stem in live]
 
     def live_quarantine_files(self, manifest: list[dict]) -> list[Path]:
-        rows = sorted((r for r in manifest if r["status"] in LIVE_STATUSES),
+        """Quarantine Parquet of every live extract that a declared format read (a file no
+        format reads has no lake file: see unusable_quarantine_rows)."""
+        rows = sorted((r for r in manifest if r["status"] in LIVE_STATUSES
+                       and not (r["status"] == "quarantined"
+                                and r.get("format_fingerprint") is None)),
                       key=lambda r: r["file_path"])
         return [p for r in rows if (p := self.quarantine_path(r["content_sha256"])).exists()]

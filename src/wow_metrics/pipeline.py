@@ -658,7 +658,12 @@ def _load_lake_audit_trail(con, lake: Lake) -> None:
                     "clinician_id from read_parquet($files)", {"files": quarantine})
     import pyarrow as pa
 
+    from wow_metrics.ingest import QUARANTINE_SCHEMA
     from wow_metrics.lake import MANIFEST_SCHEMA
+
+    unusable = pa.Table.from_pylist(lake.unusable_quarantine_rows(manifest),  # noqa: F841
+                                    schema=QUARANTINE_SCHEMA)
+    con.execute("insert into lake_quarantine select * from unusable")
 
     manifest_table = pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA)  # noqa: F841
     con.execute("create table lake_manifest as select * from manifest_table")

@@ -198,6 +198,75 @@ def test_same_content_under_two_names_is_ingested_once(landing):
     assert_reconciles(second)
 
 
+def test_a_stray_copy_in_an_unknown_folder_never_hides_the_real_extract(landing):
+    """Issue 21, case 3: a copy under audit/Canonical/ (no such format) sorts before the real
+    audit/canonical/ file. It is quarantined whole, and the real file is still ingested: content
+    de-duplication is only among files that can be ingested."""
+    rows = [ev("c1", "2026-03-03T14:00:00Z"), ev("c1", "2026-03-03T14:02:00Z"),
+            ev("c1", "2026-03-03T14:05:00Z")]
+    real = landing.canonical(rows, name="2026/03/events_2026-03-03.csv")
+    stray = landing.root / "audit" / "Canonical" / "2026" / "03" / "events_2026-03-03.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(real.read_bytes())
+    also_stray = real.parent / "events_2026-03-03.csv.bak"  # not an extract file type
+    also_stray.write_bytes(real.read_bytes())
+
+    first = landing.run()
+    assert first.day("c1", "2026-03-03")["events"] == 3
+    assert len(lake_events(landing)) == 3
+    by_path = {r["file_path"]: r for r in first.query(
+        "select * from ingest_manifest where file_kind = 'audit_extract'")}
+    assert by_path["audit/canonical/2026/03/events_2026-03-03.csv"]["status"] == "ingested"
+    for path in ("audit/Canonical/2026/03/events_2026-03-03.csv",
+                 "audit/canonical/2026/03/events_2026-03-03.csv.bak"):
+        assert (by_path[path]["status"], by_path[path]["format"]) == ("quarantined", None)
+        ((line, reason),) = quarantined(first, path)
+        assert line is None and reason.startswith("file quarantined: ")
+    assert "unknown extract format folder audit/Canonical" in quarantined(
+        first, "audit/Canonical/2026/03/events_2026-03-03.csv")[0][1]
+    assert_reconciles(first)
+
+    # The stray copies removed, the next (incremental) run keeps every event.
+    stray.unlink()
+    also_stray.unlink()
+    second = landing.run()
+    assert second.summary.build.startswith("incremental")
+    assert second.day("c1", "2026-03-03")["events"] == 3
+    assert_reconciles(second)
+
+
+def test_an_extract_shadowed_by_a_stray_copy_in_an_older_lake_is_recovered(landing):
+    """A lake written before the fix recorded the real file as duplicate_content of the stray
+    copy: the next run ingests it, without --full-refresh."""
+    import pyarrow as pa
+
+    from wow_metrics.lake import MANIFEST_SCHEMA, Lake
+
+    rows = [ev("c1", "2026-03-03T14:00:00Z"), ev("c1", "2026-03-03T14:02:00Z")]
+    real = landing.canonical(rows, name="events_2026-03-03.csv")
+    stray = landing.root / "audit" / "Canonical" / "events_2026-03-03.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(real.read_bytes())
+    landing.run()
+    # What the earlier code left: the real file skipped as a copy, its events gone.
+    lake = Lake(landing.warehouse)
+    manifest_rows = lake.load_manifest()
+    for row in manifest_rows:
+        if row["file_path"] == "audit/canonical/events_2026-03-03.csv":
+            row.update(status="duplicate_content", rows_read=None, rows_quarantined=None,
+                       rows_written=None, message="same content as the stray copy")
+            for path in lake.events_paths(row["content_sha256"]):
+                path.unlink()
+    pa.Table.from_pylist(manifest_rows, schema=MANIFEST_SCHEMA)
+    lake.save_manifest(manifest_rows)
+    stray.unlink()
+
+    pub = landing.run()
+    assert pub.day("c1", "2026-03-03")["events"] == 2
+    assert live_manifest(pub, "audit/canonical/events_2026-03-03.csv")["status"] == "ingested"
+    assert_reconciles(pub)
+
+
 def test_changed_file_with_same_name_supersedes_the_old_version(landing):
     landing.canonical([ev("c1", "2026-03-02T14:00:00Z"), ev("c1", "2026-03-02T14:02:00Z"),
                        ev("", "2026-03-02T14:03:00Z")], name="night.csv")

@@ -184,7 +184,8 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     shutil.rmtree(lake.root / "scratch", ignore_errors=True)
     for stray in lake.remove_unrecorded(manifest):
         log.info("removed %s, written by a run that stopped before recording it", stray)
-    live_on_disk = {r["content_sha256"] for r in manifest if r["status"] in LIVE_STATUSES}
+    live_on_disk = {r["content_sha256"] for r in manifest
+                    if r["status"] in LIVE_STATUSES and not is_unusable(r)}
     formats = registry(landing)
     for warning in formats.warnings:
         log.warning(warning)
@@ -206,7 +207,11 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     # site fixing its YAML gets the files it had quarantined back).
     read_with = {r["file_path"]: r.get("format_fingerprint") for r in manifest
                  if r["status"] in LIVE_STATUSES}
-    live = {r["content_sha256"]: r["file_path"] for r in manifest if r["status"] in LIVE_STATUSES}
+    # Content is de-duplicated only among files that can be ingested: a copy in an unknown
+    # folder or of another file type is quarantined whole beside the real file, never in its
+    # place (an earlier lake where it shadowed one gets the real file back below).
+    live = {r["content_sha256"]: r["file_path"] for r in manifest
+            if r["status"] in LIVE_STATUSES and not is_unusable(r)}
     for src in sources:
         stat = src.path.stat()
         sha = by_stat.get((src.relative, stat.st_size, stat.st_mtime_ns)) or file_sha256(src.path)
@@ -231,7 +236,9 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
                                            "the new version replaces the old one")
         pending = PendingFile(src.relative, str(src.path), src.format_name, sha, stat.st_size,
                               stat.st_mtime_ns, src.problem, fmt=src.format)
-        if sha in live:
+        if src.format is None:
+            plan.pending.append(pending)  # quarantined whole; it holds no content of the lake
+        elif sha in live:
             message = f"{src.relative}: same content as {live[sha]}; not ingested again"
             log.warning(message)
             report.messages.append(message)
@@ -248,7 +255,8 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     latest = {r["file_path"]: r for r in manifest}
     for row in sorted(latest.values(), key=lambda r: r["file_path"]):
         src = present.get(row["file_path"])
-        if row["status"] != "duplicate_content" or row["content_sha256"] in live or src is None:
+        if (row["status"] != "duplicate_content" or row["content_sha256"] in live or src is None
+                or src.format is None):
             continue
         manifest.remove(row)
         plan.pending.append(PendingFile(
@@ -267,9 +275,16 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     return plan
 
 
+def is_unusable(row: dict) -> bool:
+    """A manifest row of a file under audit/ that no declared format reads (an unknown folder,
+    another file type, a broken declaration): quarantined whole, with nothing in the lake."""
+    return row["status"] == "quarantined" and row.get("format_fingerprint") is None
+
+
 def _manifest_base(plan: IngestPlan, pending: PendingFile) -> dict:
     return {
-        "file_path": pending.relative, "format": pending.format_name,
+        "file_path": pending.relative,
+        "format": pending.format_name if pending.fmt is not None else None,
         "content_sha256": pending.sha, "size_bytes": pending.size_bytes,
         "mtime_ns": pending.mtime_ns, "run_id": plan.run_id, "ingested_at": plan.now,
         "default_timezone": plan.default_timezone, "key_fingerprint": plan.fingerprint,
@@ -399,7 +414,12 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
     """Stream one extract through Parquet scratch files into the lake (never held whole in memory)."""
     mark("ingest.file_started")
     if src.format is None:
-        return _quarantine_whole_file(lake, sha, src, src.problem or "unreadable")
+        # Nothing is written to the lake: its files are keyed by content, which a copy of a
+        # real extract shares with it. The whole-file row comes from the manifest.
+        message = f"{src.relative}: file quarantined: {src.problem or 'unreadable'}"
+        log.error(message)
+        return {"status": "quarantined", "rows_read": 0, "rows_quarantined": 0, "rows_written": 0,
+                "message": message}
     scratch = lake.root / "scratch" / f"{sha}-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "spill").mkdir(parents=True)
