@@ -21,7 +21,12 @@ from wow_metrics import ingest, pipeline
 from wow_metrics.config import ConfigError, Settings, load_settings, load_settings_file
 from wow_metrics.lock import warehouse_lock
 from wow_metrics.pipeline import RunSummary
-from wow_metrics.report import HEADLINE_METRICS, headline_medians, suppress_small_cells
+from wow_metrics.report import (
+    HEADLINE_METRICS,
+    coverage_line,
+    headline_medians,
+    suppress_small_cells,
+)
 from wow_metrics.warehouse import AuditFailure
 
 # Dask workers unpickle the tasks and this flow: ship this module's code by value so that workers
@@ -165,7 +170,10 @@ def summary_markdown(summary: RunSummary) -> str:
         f"| files quarantined whole | {ing.files_quarantined:,} |",
         f"| rows read this run | {ing.rows_read:,} |",
         f"| rows loaded this run | {ing.rows_written:,} |",
-        f"| rows quarantined this run | {ing.rows_quarantined:,} |",
+        f"| extract rows quarantined this run | {ing.rows_quarantined:,} |",
+        f"| reference files read | {len(summary.reference_files):,} |",
+        f"| reference files quarantined whole | {len(summary.reference_files_quarantined):,} |",
+        f"| reference rows quarantined | {summary.reference_rows_quarantined:,} |",
         f"| rows in the quarantine table | {summary.rows_quarantined_total:,} |",
         f"| clinicians measured | {summary.clinicians:,} |",
         f"| clinician-days | {summary.day_rows:,} |",
@@ -173,6 +181,18 @@ def summary_markdown(summary: RunSummary) -> str:
         "",
         "Phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.phase_seconds.items()),
         "",
+        coverage_line(summary).strip().capitalize() + ".",
+        "",
+    ]
+    rejected = [f for f in summary.reference_files if f["rows_quarantined"] or
+                f["status"] == "quarantined"]
+    if rejected:
+        lines += ["## Reference files with rejected rows", "", "| file | status | rows read | "
+                  "rows quarantined |", "|---|---|---:|---:|"]
+        lines += [f"| {f['file_path']} | {f['status']} | {f['rows_read'] or 0:,} | "
+                  f"{f['rows_quarantined'] or 0:,} |" for f in rejected]
+        lines.append("")
+    lines += [
         f"## Warnings ({len(summary.warnings)})",
         "",
     ]

@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild the metric tables, audit them and publish <warehouse>/wow.duckdb atomically. "
         "Patient identifiers are pseudonymised with the key in WOW_PSEUDONYM_KEY (required). "
         "Exit 0 on success; 1 if the build failed its audits (the previous publication is "
-        "kept); 2 on bad input such as a missing folder or an invalid wow.yaml; 3 if another "
-        "run is writing the same warehouse (it waits lock_wait_seconds of wow.yaml first).")
+        "kept; a broken reference file is such a failure); 2 on bad input such as a missing "
+        "folder, an empty landing zone or an invalid wow.yaml; 3 if another run is writing "
+        "the same warehouse (it waits lock_wait_seconds of wow.yaml first); 4 if the disk is "
+        "full, the warehouse is not writable or memory_limit is too small (nothing was "
+        "published).")
     run.add_argument("--landing", required=True, type=Path, help="landing-zone folder (SPEC 1)")
     run.add_argument("--warehouse", required=True, type=Path, help="warehouse folder (created)")
     run.add_argument("--full-refresh", action="store_true",
@@ -173,18 +176,22 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
 
 def format_summary(summary) -> str:
     """A short, human summary of a run."""
+    from wow_metrics.report import coverage_line, reference_line
+
     ing = summary.ingest
     lines = [
         f"wow run {summary.run_id}: published {summary.warehouse / 'wow.duckdb'} "
         f"in {summary.seconds:.1f}s",
         f"  extracts: {ing.files_seen} seen, {ing.files_ingested} ingested, "
         f"{ing.files_skipped} already ingested, {ing.files_quarantined} quarantined whole",
-        f"  rows this run: {ing.rows_read:,} read, {ing.rows_written:,} loaded, "
+        f"  extract rows this run: {ing.rows_read:,} read, {ing.rows_written:,} loaded, "
         f"{ing.rows_quarantined:,} quarantined",
+        reference_line(summary),
         f"  events on timelines: {summary.events_on_timeline:,}; clinicians: {summary.clinicians}; "
         f"clinician-days: {summary.day_rows:,}; clinician-periods: {summary.period_rows:,}",
         f"  quarantine table: {summary.rows_quarantined_total:,} row(s) in all "
         "(select * from quarantine)",
+        coverage_line(summary),
         f"  build: {summary.build} ({summary.partitions} task(s); {summary.partitions_reason})",
         f"  validation: {summary.expectations_run} expectations run, no critical failure; "
         f"{summary.events_validated:,} new lake events checked; "

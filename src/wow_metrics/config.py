@@ -62,6 +62,14 @@ class Settings(BaseModel):
     min_scheduled_hours: float = Field(8, ge=0)
     # Not in SPEC 2: the efficiency-of-practice table's "WOW over threshold" share.
     wow_threshold_hours_per_fte_week: float = Field(5, ge=0, le=168)
+    # The publication gate's data-quality checks (not in SPEC 2; they decide whether a run may
+    # publish, never a figure). A reference file quarantined whole, a reference file with more
+    # than max_reference_reject_share of its rows rejected, or one of the two latest periods
+    # with more than max_eligible_drop_share fewer eligible clinicians than the complete period
+    # before it blocks publication; `warning` reports them and publishes.
+    reference_check_severity: Literal["critical", "warning"] = "critical"
+    max_reference_reject_share: float = Field(0.1, ge=0, le=1)
+    max_eligible_drop_share: float = Field(0.5, gt=0, le=1)
     # Operational settings (not in SPEC 2; they change how fast a run is, never a figure).
     # None: chosen per run from the events it builds and memory_limit (`pipeline.build_task_count`).
     build_partitions: int | None = Field(None, ge=1, le=16)

@@ -143,6 +143,9 @@ class Invariant(_Strict):
     severity: Severity
     description: str
     sql: str
+    # A setting (recorded in metric_definitions) that a site sets to critical or warning to
+    # decide whether this check blocks publication; `severity` is its default.
+    severity_setting: Literal["reference_check_severity"] | None = None
 
     @field_validator("name")
     @classmethod
@@ -208,6 +211,21 @@ class Contract(_Strict):
         """(check id, severity, bad-rows sql) of every per-column check, implied ones included."""
         return [(f"{col.name}.{chk.kind}", chk.severity, chk.bad_rows_sql(self.table, col.name))
                 for col in self.columns for chk in col.all_checks()]
+
+
+def with_severities(contracts: dict[str, Contract], settings: dict[str, str | None]
+                    ) -> dict[str, Contract]:
+    """The contracts with each invariant's severity_setting applied from `settings` (setting
+    name -> value, as in metric_definitions); an unset or unknown value keeps the default."""
+    out = {}
+    for table, contract in contracts.items():
+        invariants = [
+            i.model_copy(update={"severity": settings[i.severity_setting]})
+            if i.severity_setting and settings.get(i.severity_setting) in ("critical", "warning")
+            else i
+            for i in contract.invariants]
+        out[table] = contract.model_copy(update={"invariants": invariants})
+    return out
 
 
 # libyaml's safe loader when PyYAML was built with it: the same documents, read 8x faster
@@ -281,8 +299,9 @@ def render_markdown(contracts: dict[str, Contract]) -> str:
                        f"{'yes' if col.nullable else 'no'} | {definition} | {checks} |")
         if c.invariants:
             out += ["", "| invariant | severity | rule |", "|---|---|---|"]
-            out += [f"| `{i.name}` | {i.severity} | {' '.join(i.description.split())} |"
-                    for i in c.invariants]
+            out += [f"| `{i.name}` | {i.severity}"
+                    + (f" (`{i.severity_setting}`)" if i.severity_setting else "")
+                    + f" | {' '.join(i.description.split())} |" for i in c.invariants]
         out.append("")
     return "\n".join(out)
 

@@ -103,6 +103,8 @@ _SETTING_UNITS = {
     "min_cell_size": "clinicians",
     "min_scheduled_hours": "hours",
     "wow_threshold_hours_per_fte_week": "hours per clinical FTE week",
+    "max_reference_reject_share": "share of a file's rows",
+    "max_eligible_drop_share": "share of eligible clinicians",
 }
 
 _SETTING_TEXT = {
@@ -117,4 +119,12 @@ _SETTING_TEXT = {
     "organisation rollups (eligible clinicians).",
     "wow_threshold_hours_per_fte_week": "WOW above this many hours per clinical-FTE week counts "
     "in efficiency_of_practice_by_period's pct_clinicians_wow_over_threshold.",
+    "reference_check_severity": "Gate, not a figure: critical blocks publication when a reference "
+    "file is quarantined whole, has too many rejected rows, or a period loses too many eligible "
+    "clinicians; warning reports it and publishes.",
+    "max_reference_reject_share": "Gate, not a figure: a reference file with more than this share "
+    "of its rows rejected fails the reference checks.",
+    "max_eligible_drop_share": "Gate, not a figure: one of the two latest periods (complete, or "
+    "with at least 14 days of data) with more than this share fewer eligible clinicians than the "
+    "complete period before it fails the reference checks.",
 }

@@ -148,6 +148,20 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     expectations_run: int = 0  # Great Expectations expectations the publication passed
     events_validated: int = 0  # lake events checked by this run's gate (new extracts only)
+    # The reference files this run read: file_path, status (read | quarantined), rows_read,
+    # rows_quarantined (ingest_manifest's rows for them)
+    reference_files: list[dict] = field(default_factory=list)
+    # The organisation's coverage: its first and last date with an event (None without events)
+    coverage: tuple[dt.date, dt.date] | None = None
+    gap_dates: list[dt.date] = field(default_factory=list)  # covered dates without an event
+
+    @property
+    def reference_rows_quarantined(self) -> int:
+        return sum(f["rows_quarantined"] or 0 for f in self.reference_files)
+
+    @property
+    def reference_files_quarantined(self) -> list[str]:
+        return [f["file_path"] for f in self.reference_files if f["status"] == "quarantined"]
 
 
 def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
@@ -273,6 +287,12 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
         raise LandingError(f"landing folder {landing} does not exist")
     settings = settings or load_settings(landing)
     key = key if key is not None else key_from_env()
+    if not _holds_extracts(landing) and not Lake(warehouse).manifest_path.exists():
+        # A mistyped --landing, or a share not mounted: publishing an empty warehouse would
+        # read as an organisation without EHR work.
+        raise LandingError(
+            f"no audit extracts under {landing / 'audit'} (audit/<format>/... as SPEC 1 lays "
+            f"out) and no lake in {warehouse}: there is nothing to measure. Check --landing.")
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     warehouse.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(landing, warehouse, settings, key, run_id, full_refresh)
@@ -284,6 +304,13 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
         log.info("removed %s, left by a run that stopped early", path)
     (ctx.work_dir / "tmp").mkdir(parents=True)
     return ctx
+
+
+def _holds_extracts(landing: Path) -> bool:
+    """Whether any file (hidden ones aside) lies under <landing>/audit/."""
+    audit = landing / "audit"
+    return audit.is_dir() and any(p.is_file() and not p.name.startswith(".")
+                                  for p in audit.rglob("*"))
 
 
 def build_params(settings: Settings) -> dict[str, object]:
@@ -576,7 +603,8 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         mark("validate.done")
         if failures:
             raise wh.AuditFailure(failures, counts=validation.failing_counts,
-                                  docs=validation.docs_index)
+                                  docs=validation.docs_index,
+                                  descriptions=validation.descriptions)
         t0 = time.perf_counter()
         wh.publish(con, ctx.warehouse, comments=TABLE_COMMENTS,
                    column_comments=published_column_comments())
@@ -763,6 +791,15 @@ def _summarise(con, ctx: RunContext, report: IngestReport) -> RunSummary:
     summary.day_rows = one("select count(*) from ehr_time_by_clinician_day")
     summary.period_rows = one("select count(*) from ehr_time_by_clinician_period")
     summary.rows_quarantined_total = one("select count(*) from quarantine")
+    cur = con.execute("select file_path, status, rows_read, rows_quarantined from ingest_manifest "
+                      "where file_kind <> 'audit_extract' order by file_path")
+    names = [d[0] for d in cur.description]
+    summary.reference_files = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    first, last = con.execute("select min(activity_date), max(activity_date) "
+                              "from coverage_by_date").fetchone()
+    summary.coverage = (first, last) if first is not None else None
+    summary.gap_dates = [r[0] for r in con.execute(
+        "select activity_date from coverage_by_date where is_gap order by 1").fetchall()]
     for msg in report.messages:
         summary.warnings.append(msg)
     return summary

@@ -64,3 +64,33 @@ def suppress_small_cells(headline: HeadlineMedians, min_cell_size: int) -> Headl
         rows.append({**row, **({m: None for m in HEADLINE_METRICS} if small else {}),
                      "is_suppressed": small})
     return HeadlineMedians(headline.period_start, rows, headline.organisation)
+
+
+def reference_line(summary) -> str:
+    """Reference files read, those quarantined whole, and rejected rows by file."""
+    files = summary.reference_files
+    whole = summary.reference_files_quarantined
+    text = (f"  reference files: {len(files)} read, {len(whole)} quarantined whole"
+            f"{' (' + ', '.join(whole) + ')' if whole else ''}; "
+            f"{summary.reference_rows_quarantined:,} row(s) quarantined")
+    rejected = [f for f in files if f["rows_quarantined"]]
+    if rejected:
+        text += ": " + ", ".join(f"{f['file_path']} {f['rows_quarantined']:,} of "
+                                 f"{f['rows_read']:,}" for f in rejected[:5])
+        if len(rejected) > 5:
+            text += f", and {len(rejected) - 5} more file(s)"
+    return text
+
+
+def coverage_line(summary) -> str:
+    """The data's first and last day, and the days without any event between them."""
+    if summary.coverage is None:
+        return "  data: no events"
+    first, last = summary.coverage
+    text = f"  data: {first} to {last}"
+    if summary.gap_dates:
+        shown = ", ".join(str(d) for d in summary.gap_dates[:5])
+        more = f" and {len(summary.gap_dates) - 5} more" if len(summary.gap_dates) > 5 else ""
+        text += (f"; {len(summary.gap_dates)} day(s) without a single event (a missed "
+                 f"extract?): {shown}{more}")
+    return text

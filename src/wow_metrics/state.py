@@ -11,8 +11,12 @@ from wow_metrics.config import Settings
 from wow_metrics.files import replace_dir
 from wow_metrics.progress import mark
 
-# Settings that change no figure: a change to them needs no rebuild.
+# Settings that change no figure: a change to them needs no rebuild. Operational ones (speed
+# only) are not published; the gate's thresholds are, in metric_definitions, where its checks
+# read them.
 OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit", "lock_wait_seconds"}
+GATE_SETTINGS = {"reference_check_severity", "max_reference_reject_share",
+                 "max_eligible_drop_share"}
 STATE_TABLES = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
                 "file_event_counts")
 # The gate's count of each lake file (validate.create_contract_inputs). Saved with the state
@@ -22,7 +26,8 @@ LAKE_FILE_ROWS = "lake_file_rows"
 
 def settings_fingerprint(settings: Settings) -> str:
     """The settings every figure depends on, as canonical JSON."""
-    values = {k: v for k, v in settings.model_dump().items() if k not in OPERATIONAL_SETTINGS}
+    values = {k: v for k, v in settings.model_dump().items()
+              if k not in OPERATIONAL_SETTINGS | GATE_SETTINGS}
     return json.dumps(values, sort_keys=True)
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wow_metrics.contracts import load_contracts
+from wow_metrics.contracts import load_contracts, with_severities
 from wow_metrics.lake import Lake
 from wow_metrics.warehouse import sql_list
 
@@ -55,6 +55,7 @@ class ValidationReport:
 
     critical: dict[str, list[tuple]] = field(default_factory=dict)
     failing_counts: dict[str, int] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)  # of the failed critical checks
     warnings: list[str] = field(default_factory=list)
     checks_run: int = 0
     seconds: float = 0.0
@@ -141,7 +142,9 @@ def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
 
     started = time.perf_counter()
     report_events = create_contract_inputs(con, lake, validated_extracts, known_lake_rows)
-    contracts = load_contracts()
+    settings = dict(con.execute("select name, value from metric_definitions where kind = "
+                                "'setting'").fetchall()) if _has_table(con, "metric_definitions") else {}
+    contracts = with_severities(load_contracts(), settings)
     present = {r[0] for r in con.execute(
         "select table_name from information_schema.tables").fetchall()}
     chosen = [t for t in sorted(contracts) if t in present and t != "validation_results"
@@ -156,6 +159,11 @@ def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
     return report
 
 
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("select count(*) from information_schema.tables where table_name = $n",
+                            {"n": name}).fetchone()[0])
+
+
 def gate_report(outcomes) -> ValidationReport:
     """Sort outcomes into blocking failures and warnings."""
     report = ValidationReport(checks_run=len(outcomes))
@@ -167,6 +175,8 @@ def gate_report(outcomes) -> ValidationReport:
             report.critical[name] = [tuple(e) if isinstance(e, list | tuple) else (e,)
                                      for e in o.examples]
             report.failing_counts[name] = o.failing_rows
+            if o.description:
+                report.descriptions[name] = o.description
         else:
             what = o.description or o.expectation
             report.warnings.append(f"{name}: {what} {o.failing_rows} row(s), e.g. {o.examples}")

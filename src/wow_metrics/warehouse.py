@@ -40,11 +40,13 @@ class AuditFailure(RuntimeError):
     """A build broke an invariant; nothing was published."""
 
     def __init__(self, failures: dict[str, list[tuple]], counts: dict[str, int] | None = None,
-                 docs: Path | None = None):
+                 docs: Path | None = None, descriptions: dict[str, str] | None = None):
         self.failures = failures
         self.counts = {name: (counts or {}).get(name, len(rows)) for name, rows in failures.items()}
         self.docs = docs
+        self.descriptions = descriptions or {}
         lines = [f"{name}: {self.counts[name]} bad row(s), e.g. {rows[:3]}"
+                 + (f"\n    ({self.descriptions[name]})" if name in self.descriptions else "")
                  for name, rows in failures.items()]
         tail = f"\n  details: {docs}" if docs else ""
         super().__init__("build failed its audits, the previous publication is kept:\n  "

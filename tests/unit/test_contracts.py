@@ -51,6 +51,7 @@ FIRST_INGESTED = _first("ingest_manifest", "status = 'ingested'")
 FIRST_QUARANTINED = _first("ingest_manifest", "status = 'quarantined'")
 FIRST_EXTRACT = _first("ingest_manifest", "file_kind = 'audit_extract'")
 FIRST_METRIC = _first("metric_definitions", "kind = 'metric'")
+FIRST_REFERENCE = _first("ingest_manifest", "status = 'read'")
 # One statement per critical invariant that plants exactly one violation of it.
 MUTATIONS: dict[str, str] = {
     "day_grain_unique": _dup(DAY),
@@ -167,6 +168,13 @@ MUTATIONS: dict[str, str] = {
     "end_is_start_plus_duration":
         f"update schedule set end_at = end_at + interval 1 minute where {_first('schedule')}",
     "start_date_is_local": f"update schedule set start_date = start_date + 1 where {_first('schedule')}",
+    "reference_file_quarantined_whole": "update ingest_manifest set status = 'quarantined' "
+                                        f"where {FIRST_REFERENCE}",
+    # The fixture allows 60% of a reference file's rows rejected (its schedule_zz.csv has 50%).
+    "reference_rows_mostly_rejected": "update metric_definitions set value = '0.01' "
+                                      "where name = 'max_reference_reject_share'",
+    "eligible_clinicians_kept": f"update {EFF} set is_complete_period = true, n_clinicians = 100 "
+                                f"where {_first(EFF)}",
 }
 
 # Bad input added to the sample so that quarantine, duplicates, exclusions, whole-file rejects and
@@ -208,6 +216,10 @@ def built(tmp_path_factory) -> dict[str, Path]:
     with (landing / "reference" / "roster.csv").open("a") as fh:
         fh.write(_EXTRA_ROSTER)
     (landing / "reference" / "schedule" / "schedule_zz.csv").write_text(_EXTRA_SCHEDULE)
+    # Its bad reference rows are many for so small a sample (2 of 14 roster rows, 2 of 4 in
+    # schedule_zz.csv): allowed here, so the run publishes them for the checks to see.
+    with (landing / "wow.yaml").open("a") as fh:
+        fh.write("max_reference_reject_share: 0.6\n")
 
     warehouse = root / "warehouse"
     run(landing, warehouse)
