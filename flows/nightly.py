@@ -229,13 +229,14 @@ def publish_artifacts(summary: RunSummary, settings: Settings) -> dict[str, str]
     headline = headline_medians(summary.warehouse)
     table = [{"department": r["department"], "clinicians": r["clinicians"],
               **{m: (round(r[m], 3) if r[m] is not None else None) for m in HEADLINE_METRICS},
-              "is_suppressed": r["is_suppressed"]}
+              "is_suppressed": r["is_suppressed"], "period": headline.coverage}
              for r in suppress_small_cells(headline, settings.min_cell_size).rows]
     ids[HEADLINE_ARTIFACT] = create_table_artifact(
         table=table, key=HEADLINE_ARTIFACT,
-        description=f"Medians per department, period starting {headline.period_start} (hours per "
-        "8 scheduled hours; WOW hours per clinical-FTE week). Departments with fewer than "
-        "min_cell_size clinicians are suppressed.")
+        description=f"Medians per department, period starting {headline.period_start} "
+        f"({headline.coverage}; hours per 8 scheduled hours; WOW hours per clinical-FTE week, a "
+        "weekly rate over the days with data). No change is computed from a partial period. "
+        "Departments with fewer than min_cell_size clinicians are suppressed.")
     return {key: str(value) for key, value in ids.items()}
 
 

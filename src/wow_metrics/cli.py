@@ -235,10 +235,12 @@ def demo_report(warehouse: Path) -> str:
 
     if org and not org["is_suppressed"]:
         change = org["wow8_median_change"]
-        out += [f"Organisation, period starting {period}, {org['n_clinicians']} eligible "
-                "clinicians (efficiency_of_practice_by_period):",
+        out += [f"Organisation, period starting {period} ({headline.coverage}), "
+                f"{org['n_clinicians']} eligible clinicians (efficiency_of_practice_by_period):",
                 f"  median WOW per 8 scheduled hours {org['wow8_median']:.2f} h"
-                + (f" ({change:+.2f} vs the previous period)" if change is not None else ""),
+                + (f" ({change:+.2f} vs the previous period)" if change is not None else
+                   " (no change shown: changes are computed only between complete periods)"
+                   if not org["is_complete_period"] else ""),
                 f"  median EHR time per 8 scheduled hours {org['ehr_time8_median']:.2f} h",
                 f"  clinicians with WOW over {org['wow_threshold_hours_per_fte_week']:g} h per "
                 f"FTE week: {org['pct_clinicians_wow_over_threshold']:.0f}%", ""]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,17 @@ class _Data:
     run_id: str | None = None
     published_at: dt.datetime | None = None
     settings: dict[str, str | None] = field(default_factory=dict)
+    # The organisation's coverage: first and last date with an event, and the dates between
+    # them without a single event (missed extracts)
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
+    gap_dates: list[dt.date] = field(default_factory=list)
+    # Data quality, counts only: files with rejected rows or rejected whole, rejected rows by
+    # file and kind of reason, clinicians measured without a roster department by cause
+    problem_files: list[dict[str, Any]] = field(default_factory=list)
+    rejected_rows: list[dict[str, Any]] = field(default_factory=list)
+    unrostered: dict[str, int] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def setting(self, name: str) -> Any:
         default = getattr(Settings(), name)
@@ -158,6 +170,30 @@ def _load(db: Path) -> _Data:
             "select * from ehr_time_by_department_period order by department, period_start")
         data.categories = rows("ehr_time_by_clinician_period", CATEGORY_SQL,
                                {"min_scheduled_hours": float(data.setting("min_scheduled_hours"))})
+        coverage = rows("coverage_by_date",
+                        "select min(activity_date) as first_date, max(activity_date) as last_date, "
+                        "list(activity_date order by activity_date) filter (where is_gap) as gaps "
+                        "from coverage_by_date")
+        if coverage:
+            data.first_date, data.last_date = coverage[0]["first_date"], coverage[0]["last_date"]
+            data.gap_dates = list(coverage[0]["gaps"] or [])
+        data.problem_files = rows(
+            "ingest_manifest",
+            "select file_path, file_kind, status, rows_read, rows_quarantined, message "
+            "from ingest_manifest where status = 'quarantined' or rows_quarantined > 0 "
+            "order by file_kind <> 'audit_extract', file_path")
+        rejected = rows("quarantine", "select source_file, reason, count(*) as n_rows "
+                        "from quarantine where source_line is not null group by all")
+        data.rejected_rows = _by_reason_kind(rejected)
+        data.unrostered = _unrostered_causes(rows(
+            "ehr_time_by_clinician_period",
+            UNROSTERED_SQL if {"quarantine"} <= tables else
+            "select distinct clinician_id, 'no roster row' as cause "
+            "from ehr_time_by_clinician_period where department = 'unknown'"))
+        data.warnings = rows(
+            "validation_results",
+            "select table_name, check_name, failing_rows from validation_results "
+            "where not success order by table_name, check_name")
         checked = rows("validation_results",
                        "select max(checked_at) as at from validation_results")
         data.published_at = checked[0]["at"] if checked else None
@@ -165,6 +201,57 @@ def _load(db: Path) -> _Data:
         data.published_at = _time_of_run(data.run_id) or dt.datetime.fromtimestamp(
             db.stat().st_mtime, tz=dt.UTC)
     return data
+
+
+# A clinician measured with department 'unknown', and why (counted, never listed, on the page).
+UNROSTERED_SQL = """
+    select distinct p.clinician_id,
+           case when q.clinician_id is not null then 'roster row rejected'
+                when p.clinical_fte is not null or p.specialty is not null
+                    then 'roster row without a department'
+                else 'no roster row' end as cause
+    from ehr_time_by_clinician_period p
+    left join (select distinct clinician_id from quarantine
+               where source_file = 'reference/roster.csv') q using (clinician_id)
+    where p.department = 'unknown'
+"""
+
+# How a rejection reason reads without the rejected value: (pattern, replacement), in order.
+REASON_KINDS = (
+    (re.compile(r"^file quarantined: (.*?)(?: \(.*|: .*)?$", re.S), r"file rejected whole: \1"),
+    (re.compile(r" \(value [^)]*\)"), ""),
+    (re.compile(r"^unparseable (\w+) .*$", re.S), r"unparseable \1"),
+    (re.compile(r"^(\w+) .* out of range (.*)$", re.S), r"\1 out of range \2"),
+    (re.compile(r"^unknown (time zone|status|category) .*$", re.S), r"unknown \1"),
+    (re.compile(r"^(\w+) .* does not exist in .*\(DST gap\)$", re.S), r"\1 in a DST gap"),
+    (re.compile(r"^(is_prescription must be true or false).*$", re.S), r"\1"),
+)
+
+
+def reason_kind(reason: str) -> str:
+    """A rejection reason without the rejected value ('unparseable start_time 3/2/2026 8:00 AM'
+    -> 'unparseable start_time'), so the page counts kinds and shows no data values."""
+    text = " ".join(str(reason).split())
+    for pattern, replacement in REASON_KINDS:
+        text = pattern.sub(replacement, text)
+    text = text.strip()
+    return text if len(text) <= 120 else text[:119] + "\u2026"
+
+
+def _by_reason_kind(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["source_file"], reason_kind(r["reason"]))
+        counts[key] = counts.get(key, 0) + int(r["n_rows"])
+    return [{"source_file": f, "reason": k, "n_rows": n}
+            for (f, k), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _unrostered_causes(rows: list[dict[str, Any]]) -> dict[str, int]:
+    causes: dict[str, int] = {}
+    for r in rows:
+        causes[r["cause"]] = causes.get(r["cause"], 0) + 1
+    return dict(sorted(causes.items()))
 
 
 def _time_of_run(run_id: str | None) -> dt.datetime | None:
@@ -209,12 +296,45 @@ def _e(value: Any) -> str:
 
 
 def _latest(data: _Data) -> dict[str, Any] | None:
-    """The latest period with eligible clinicians (the newest month is often a few days old and
-    unscheduled), else the latest period."""
-    with_clinicians = [r for r in data.org if (r.get("n_clinicians") or 0) > 0]
+    """The latest period with EHR data and eligible clinicians (the newest month is often a
+    few days old and unscheduled, and a schedule may run ahead of the data), else the latest
+    period with data, else the latest period."""
+    with_data = [r for r in data.org if (r.get("coverage_days") or 0) > 0]
+    with_clinicians = [r for r in with_data if (r.get("n_clinicians") or 0) > 0]
     if with_clinicians:
         return with_clinicians[-1]
+    if with_data:
+        return with_data[-1]
     return data.org[-1] if data.org else None
+
+
+def _day(day: dt.date | None, year: bool = True) -> str:
+    """'22 Mar 2026' (or '22 Mar')."""
+    if day is None:
+        return DASH
+    return f"{day.day} {MONTHS[day.month - 1]}" + (f" {day.year}" if year else "")
+
+
+def coverage_text(row: dict[str, Any]) -> str:
+    """'complete', or what part of the period the data covers: 'partial: data through 22 Mar
+    2026', 'partial: data from 23 Feb 2026', 'partial: data 3 to 9 Mar 2026', 'no data yet'."""
+    if row.get("is_complete_period"):
+        return "complete"
+    if not row.get("coverage_days"):
+        return "no data yet"
+    start, end = row["period_start"], row["period_start"] + dt.timedelta(
+        days=int(row["period_days"]) - 1)
+    first, last = row.get("coverage_start"), row.get("coverage_end")
+    if first == start:
+        return f"partial: data through {_day(last)}"
+    if last == end:
+        return f"partial: data from {_day(first)}"
+    return f"partial: data {_day(first, year=False)} to {_day(last)}"
+
+
+def _axis_label(row: dict[str, Any], weekly: bool) -> str:
+    label = _period_label(row["period_start"], weekly, axis=True)
+    return label if row.get("is_complete_period", True) else f"{label} (partial)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,7 +362,7 @@ def _trend_figure(data: _Data):
     from plotly.subplots import make_subplots
 
     weekly = data.weekly
-    labels = [_period_label(r["period_start"], weekly, axis=True) for r in data.org]
+    labels = [_axis_label(r, weekly) for r in data.org]
     threshold = float(data.setting("wow_threshold_hours_per_fte_week"))
     fig = make_subplots(
         rows=1, cols=3, horizontal_spacing=0.08,
@@ -399,7 +519,8 @@ def _category_rows(data: _Data) -> list[dict[str, Any]]:
 def _categories_figure(data: _Data, rows: list[dict[str, Any]]):
     import plotly.graph_objects as go
 
-    labels = [_period_label(r["period_start"], data.weekly, axis=True) for r in rows]
+    complete = {r["period_start"]: r for r in data.org}
+    labels = [_axis_label(complete.get(r["period_start"], r), data.weekly) for r in rows]
     fig = go.Figure()
     for column, name, colour in CATEGORIES:
         fig.add_bar(
@@ -454,6 +575,8 @@ def _kpi_cards(data: _Data) -> str:
     period = period[:1].upper() + period[1:]
     previous = latest.get("previous_period_start")
     prev_label = _period_label(previous, weekly) if previous else None
+    previous_complete = next((bool(r.get("is_complete_period", True)) for r in data.org
+                              if r["period_start"] == previous), True)
     threshold = float(latest.get("wow_threshold_hours_per_fte_week")
                       or data.setting("wow_threshold_hours_per_fte_week"))
     cards = (
@@ -483,6 +606,12 @@ def _kpi_cards(data: _Data) -> str:
                     "down" if round(change, decimals) < 0 else "flat")
                 delta = (f'<span class="delta {trend}">{_signed(change, decimals)}{change_unit} '
                          f"vs {_e(prev_label)}</span>")
+            elif not latest.get("is_complete_period", True):
+                delta = (f'<span class="delta none">no change shown: {_e(period)} is '
+                         "partial</span>")
+            elif prev_label and not previous_complete:
+                delta = (f'<span class="delta none">no change shown: {_e(prev_label)} is '
+                         "partial</span>")
             elif prev_label:
                 delta = f'<span class="delta none">no comparison with {_e(prev_label)}</span>'
             else:
@@ -502,9 +631,22 @@ def _kpi_cards(data: _Data) -> str:
     else:
         note = (f"<p class=\"note\">{_e(period)}: medians over <b>{n}</b> eligible clinicians "
                 f"(of {measured} with EHR activity or scheduled time; {eligible}).")
-    if newer:
-        note += (f" {_e(', '.join(_period_label(r['period_start'], weekly) for r in newer))} "
-                 "not shown yet: no clinician has enough scheduled time in it so far.")
+    if not latest.get("is_complete_period", True):
+        note += (f" <b class=\"partial\">{_e(period)} is {_e(coverage_text(latest))}</b> "
+                 f"({latest.get('coverage_days') or 0} of {latest.get('period_days')} days): "
+                 "its per-FTE-week figures are weekly rates over the days with data, and "
+                 f"changes are shown only between complete {'week' if weekly else 'month'}s.")
+    for r in newer:
+        label = _e(_period_label(r["period_start"], weekly))
+        if not r.get("coverage_days"):
+            note += f" {label} is not shown: it has scheduled time but no EHR data yet."
+        elif not r.get("is_complete_period") and (r.get("coverage_days") or 0) < 14:
+            note += (f" {label} is not shown yet: {r['coverage_days']} day(s) of data so far, "
+                     "and no clinician has enough scheduled time in it yet.")
+        else:
+            note += (f" {label} is not shown: no clinician has enough scheduled time in it "
+                     f"although {r['coverage_days']} days have data. Check the schedule files "
+                     "(<a href=\"#data-quality\">data quality</a>).")
     note += " A rise in any of these figures means more EHR work, so arrows up are shown in red."
     return f'<div class="kpis">{"".join(out)}</div>\n{note}</p>'
 
@@ -545,14 +687,16 @@ def _trend_table(data: _Data) -> str:
     body = []
     for r in data.org:
         label = _e(_period_label(r["period_start"], data.weekly))
+        covered = (f'<td class="coverage" data-complete="{str(bool(r.get("is_complete_period"))).lower()}">'
+                   f"{_e(coverage_text(r))}</td>")
         if r.get("is_suppressed"):
-            body.append(f"<tr><th>{label}</th><td>{r['n_clinicians']}</td><td colspan="
+            body.append(f"<tr><th>{label}</th>{covered}<td>{r['n_clinicians']}</td><td colspan="
                         f"\"{len(cols)}\"><i>{_e(data.suppressed_text)}</i></td></tr>")
         else:
-            body.append(f"<tr><th>{label}</th><td>{r['n_clinicians']}</td>" + "".join(
+            body.append(f"<tr><th>{label}</th>{covered}<td>{r['n_clinicians']}</td>" + "".join(
                 f"<td>{_num(r.get(c), d, u)}</td>" for c, _, d, u in cols) + "</tr>")
     return (f'<details><summary>Show the numbers</summary><table class="numbers"><thead><tr>'
-            f"<th>Period</th><th>Eligible clinicians</th>{head}</tr></thead><tbody>"
+            f"<th>Period</th><th>Data</th><th>Eligible clinicians</th>{head}</tr></thead><tbody>"
             f"{''.join(body)}</tbody></table></details>")
 
 
@@ -601,6 +745,74 @@ GLOSSARY = (
      "A figure over fewer than {min_cell_size} eligible clinicians is not shown, to protect "
      "individual clinicians."),
 )
+
+
+def _gaps_text(data: _Data) -> str:
+    if not data.gap_dates:
+        return ""
+    shown = ", ".join(_day(d) for d in data.gap_dates[:10])
+    more = f" and {len(data.gap_dates) - 10} more" if len(data.gap_dates) > 10 else ""
+    return (f"No EHR audit data at all on {len(data.gap_dates)} day(s) between the first and "
+            f"last day with data: {shown}{more}. A whole organisation is not silent for a day: "
+            "an extract is probably missing, and the totals of those periods are short by it.")
+
+
+def _data_quality(data: _Data) -> str:
+    """What was rejected and why, in counts (never a data value, a clinician or a patient)."""
+    parts = ['<section id="data-quality"><h2>Data quality</h2>']
+    gaps = _gaps_text(data)
+    parts.append(f'<p class="explain gaps">{_e(gaps)}</p>' if gaps else
+                 '<p class="explain">Every day between the first and last day with data has '
+                 "EHR audit data.</p>")
+    whole = [f for f in data.problem_files if f["status"] == "quarantined"]
+    partly = [f for f in data.problem_files if f["status"] != "quarantined"]
+    if not data.problem_files:
+        parts.append('<p class="explain">No input file or row was rejected.</p>')
+    if whole:
+        items = "".join(
+            f"<tr><td><code>{_e(f['file_path'])}</code></td><td>{_e(_kind_label(f))}</td>"
+            f"<td>{_e(reason_kind((f['message'] or '').split(': ', 1)[-1]))}</td></tr>"
+            for f in whole)
+        parts.append(f"<h3>Files rejected whole ({len(whole)})</h3><table class=\"dq\" "
+                     "id=\"dq-files\"><thead><tr><th>File</th><th>Kind</th><th>Why</th></tr>"
+                     f"</thead><tbody>{items}</tbody></table>")
+    if partly:
+        items = "".join(
+            f"<tr><td><code>{_e(f['file_path'])}</code></td><td>{_e(_kind_label(f))}</td>"
+            f"<td>{f['rows_quarantined']:,}</td><td>{f['rows_read']:,}</td></tr>"
+            for f in partly)
+        parts.append(f"<h3>Files with rejected rows ({len(partly)})</h3><table class=\"dq "
+                     "numbers\" id=\"dq-rows\"><thead><tr><th>File</th><th>Kind</th>"
+                     "<th>Rows rejected</th><th>Rows read</th></tr></thead>"
+                     f"<tbody>{items}</tbody></table>")
+    if data.rejected_rows:
+        items = "".join(f"<tr><td><code>{_e(r['source_file'])}</code></td><td>"
+                        f"{_e(r['reason'])}</td><td>{r['n_rows']:,}</td></tr>"
+                        for r in data.rejected_rows[:25])
+        more = (f'<p class="note">and {len(data.rejected_rows) - 25} more kinds of reason '
+                "(all in the warehouse table <code>quarantine</code>).</p>"
+                if len(data.rejected_rows) > 25 else "")
+        parts.append("<h3>Why rows were rejected</h3><table class=\"dq\" id=\"dq-reasons\">"
+                     "<thead><tr><th>File</th><th>Reason</th><th>Rows</th></tr></thead>"
+                     f"<tbody>{items}</tbody></table>{more}")
+    if data.unrostered:
+        causes = ", ".join(f"{n} {c}" for c, n in data.unrostered.items())
+        parts.append(f'<p class="explain">Clinicians measured without a roster department '
+                     f"(shown as <i>unknown</i>, no per-FTE figures): {_e(causes)}.</p>")
+    if data.warnings:
+        checks = ", ".join(f"{w['table_name']}.{w['check_name']} ({w['failing_rows']:,})"
+                           for w in data.warnings)
+        parts.append(f'<p class="note">Data checks that warned at this publication: '
+                     f"{_e(checks)}. Details in the warehouse table "
+                     "<code>validation_results</code> and the validation report.</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _kind_label(row: dict[str, Any]) -> str:
+    kind = str(row.get("file_kind") or "")
+    return "audit extract" if kind == "audit_extract" else kind.removeprefix(
+        "reference_").replace("_", " ") + " (reference)"
 
 
 def _definitions(data: _Data) -> str:
@@ -688,6 +900,9 @@ details { margin-top: 8px; } summary { cursor: pointer; color: #1c7ed6; font-siz
 dl.glossary { display: grid; grid-template-columns: 14em 1fr; gap: 4px 16px; margin: 0; }
 dl.glossary dt { font-weight: 600; } dl.glossary dd { margin: 0; }
 code { font-size: 12px; }
+.partial { color: #c92a2a; }
+.gaps { color: #c92a2a; font-weight: 600; }
+table.dq td { max-width: 40em; }
 @media (max-width: 1000px) { .kpis { grid-template-columns: repeat(2, 1fr); } }
 """.replace("FONT_STACK", FONT)
 
@@ -717,6 +932,9 @@ def render_page(data: _Data) -> str:
     last = _period_label(data.org[-1]["period_start"], weekly) if data.org else None
     span = (f"Covers {first} to {last} ({unit}ly)" if first and first != last
             else f"Covers {first} ({unit}ly)" if first else "No period published yet")
+    if data.first_date is not None:
+        span += (f"; EHR audit data from {_day(data.first_date)} through "
+                 f"{_day(data.last_date)}")
     dept_fig, dept_period, dept_rows = _departments_figure(data)
     cat_rows = _category_rows(data)
     n_suppressed = sum(1 for r in dept_rows if r["is_suppressed"])
@@ -738,6 +956,7 @@ wow-metrics. Definitions are at the <a href="#definitions">bottom of the page</a
 <section id="headline">
 <h2>The latest {_e(unit)} at a glance</h2>
 {_kpi_cards(data)}
+{f'<p class="note gaps">{_e(_gaps_text(data))}</p>' if data.gap_dates else ""}
 </section>
 
 <section id="trend">
@@ -775,6 +994,8 @@ totals, so the bar height differs a little from the median clinician's EHR time 
         "EHR time by category of work per 8 scheduled hours")}
 {_category_table(data, cat_rows)}
 </section>
+
+{_data_quality(data)}
 
 {_definitions(data)}
 """

@@ -287,12 +287,14 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
         raise LandingError(f"landing folder {landing} does not exist")
     settings = settings or load_settings(landing)
     key = key if key is not None else key_from_env()
-    if not _holds_extracts(landing) and not Lake(warehouse).manifest_path.exists():
+    if (not _holds_files(landing / "audit") and not _holds_files(landing / "reference")
+            and not Lake(warehouse).manifest_path.exists()):
         # A mistyped --landing, or a share not mounted: publishing an empty warehouse would
         # read as an organisation without EHR work.
         raise LandingError(
-            f"no audit extracts under {landing / 'audit'} (audit/<format>/... as SPEC 1 lays "
-            f"out) and no lake in {warehouse}: there is nothing to measure. Check --landing.")
+            f"the landing zone {landing} is empty: no audit extracts under audit/<format>/ and "
+            f"no reference files (SPEC 1), and {warehouse} has no lake: there is nothing to "
+            "measure. Check --landing.")
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     warehouse.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(landing, warehouse, settings, key, run_id, full_refresh)
@@ -306,11 +308,10 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
     return ctx
 
 
-def _holds_extracts(landing: Path) -> bool:
-    """Whether any file (hidden ones aside) lies under <landing>/audit/."""
-    audit = landing / "audit"
-    return audit.is_dir() and any(p.is_file() and not p.name.startswith(".")
-                                  for p in audit.rglob("*"))
+def _holds_files(folder: Path) -> bool:
+    """Whether any file (hidden ones aside) lies under folder."""
+    return folder.is_dir() and any(p.is_file() and not p.name.startswith(".")
+                                   for p in folder.rglob("*"))
 
 
 def build_params(settings: Settings) -> dict[str, object]:

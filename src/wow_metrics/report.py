@@ -20,7 +20,8 @@ HEADLINE_SQL = """
     order by department
 """
 LATEST_PERIOD_SQL = """
-    select max(period_start) from efficiency_of_practice_by_period where n_clinicians > 0
+    select max(period_start) from efficiency_of_practice_by_period
+    where n_clinicians > 0 and coverage_days > 0
 """
 ORGANISATION_SQL = """
     select * from efficiency_of_practice_by_period where period_start = $latest
@@ -36,6 +37,15 @@ class HeadlineMedians:
     # or no clinician has it), is_suppressed
     rows: list[dict[str, object]] = field(default_factory=list)
     organisation: dict[str, object] | None = None  # the efficiency_of_practice_by_period row
+
+    @property
+    def coverage(self) -> str:
+        """'complete', or 'partial: data through <date>' (the dashboard's wording)."""
+        if not self.organisation:
+            return "no data"
+        from wow_metrics.dashboard import coverage_text
+
+        return coverage_text(self.organisation)
 
 
 def headline_medians(warehouse: Path | str) -> HeadlineMedians:

@@ -85,7 +85,7 @@ def test_every_published_table_and_column_has_a_comment(published):
                               "where not internal").fetchall()
         settings = dict(con.execute("select name, value from metric_definitions "
                                     "where kind = 'setting'").fetchall())
-    assert len(tables) == 8 and all(comment for _, comment in tables)
+    assert len(tables) == 9 and all(comment for _, comment in tables)
     assert all(comment for _, _, comment in columns), [c for c in columns if not c[2]]
     for setting in ("idle_threshold_seconds", "workday_start", "workday_end",
                     "schedule_window_grace_minutes", "min_cell_size", "min_scheduled_hours",

@@ -17,6 +17,10 @@ DEFAULTS = {
     "min_cell_size": 5,
     "min_scheduled_hours": 8,
     "wow_threshold_hours_per_fte_week": 5,
+    # the publication gate's reference checks: whether a run publishes, never a figure
+    "reference_check_severity": "critical",
+    "max_reference_reject_share": 0.1,
+    "max_eligible_drop_share": 0.5,
     # operational settings: speed only, never a figure
     "build_partitions": None,
     "threads": None,

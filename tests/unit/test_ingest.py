@@ -550,7 +550,15 @@ def test_bad_roster_rows_are_quarantined_and_the_clinician_is_measured_as_unknow
     ])
     landing.canonical([ev(c, t) for c in ("c1", "c2", "c3", "c4", "c5", "c6")
                        for t in ("2026-03-02T18:00:00Z", "2026-03-02T18:04:00Z")])
+    # 4 of 6 rows rejected would refuse publication (tests/unit/test_reference_checks.py); here
+    # the site lowers that to a warning to see what the rejected rows do to the tables.
+    landing.config(reference_check_severity="warning")
     pub = landing.run()
+    assert any(w.startswith("ingest_manifest.reference_rows_mostly_rejected")
+               for w in pub.summary.warnings), pub.summary.warnings
+    causes = next(w for w in pub.summary.warnings if "unrostered_clinician" in w)
+    assert "('c4', 'roster row rejected: unknown time zone Mars/Olympus " \
+           "(reference/roster.csv line 5)')" in causes
 
     rows = quarantined(pub, "reference/roster.csv")
     assert [line for line, _ in rows] == [2, 3, 5, 7]
@@ -620,6 +628,7 @@ def test_schedule_rows_bad_canceled_and_replaced(landing):
         {"clinician_id": "c1", "appointment_id": "A7", "start_time": "2026-03-02T14:30:00",
          "duration_minutes": "45", "status": "arrived"},
     ], name="b.csv")
+    landing.config(reference_check_severity="warning")  # 5 of 8 rows rejected: reported only
     pub = landing.run()
 
     rows = quarantined(pub, "reference/schedule/a.csv")

@@ -49,8 +49,9 @@ def test_unknown_format_folder_and_file_type_are_recorded_not_skipped(landing) -
                      "where file_kind = 'audit_extract' order by file_path")
     assert rows == [
         {"file_path": "audit/canonical/events.csv", "status": "ingested", "format": "canonical"},
-        {"file_path": "audit/canonical/notes.docx", "status": "quarantined", "format": "canonical"},
-        {"file_path": "audit/meditech/log.csv", "status": "quarantined", "format": "meditech"},
+        # no declared format reads them: format NULL (the folder is in the path and the reason)
+        {"file_path": "audit/canonical/notes.docx", "status": "quarantined", "format": None},
+        {"file_path": "audit/meditech/log.csv", "status": "quarantined", "format": None},
     ]
     reasons = [r["reason"] for r in pub.query("select reason from quarantine order by source_file")]
     assert "not an extract file type" in reasons[0]

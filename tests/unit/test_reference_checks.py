@@ -230,11 +230,12 @@ def test_reference_check_severity_setting_applies_to_the_reference_checks_only()
 def test_empty_landing_zone_over_a_new_warehouse_is_an_error(landing, capsys):
     from wow_metrics.cli import main
 
-    landing.roster([{"clinician_id": "c1", "department": "FM", "clinical_fte": "1.0"}])
+    (landing.root / "audit" / "canonical").mkdir(parents=True)  # folders, but no file
+    (landing.root / "reference").mkdir()
     code = main(["run", "--landing", str(landing.root), "--warehouse", str(landing.warehouse)])
     err = capsys.readouterr().err
     assert code == 2
-    assert "no audit extracts under" in err and "nothing to measure" in err
+    assert "is empty: no audit extracts" in err and "nothing to measure" in err
     assert not (landing.warehouse / "wow.duckdb").exists()
 
 

@@ -80,8 +80,8 @@ def test_warnings_publish_and_every_result_is_queryable(tmp_path: Path) -> None:
             "where check_name = 'unrostered_clinician'").fetchone()
     assert by_expectation["unexpected_rows_expectation"] > 40
     assert by_expectation["expect_column_values_to_not_be_null"] > 40
-    assert by_expectation["expect_table_columns_to_match_ordered_list"] == 10
-    assert unrostered == ("1", 1, "[('C0012',)]")
+    assert by_expectation["expect_table_columns_to_match_ordered_list"] == 11
+    assert unrostered == ("1", 1, "[('C0012', 'no roster row')]")
     assert (warehouse / "docs" / "index.html").is_file()
     # The sample's unrostered clinician is a warning: recorded, reported, published.
     assert failed and all(severity == "warning" for _, _, severity in failed)
