@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from wow_metrics.config import Settings
-from wow_metrics.state import GATE_SETTINGS, OPERATIONAL_SETTINGS
+from wow_metrics.state import OPERATIONAL_SETTINGS
 
 CHART_IDS = ("chart-trend", "chart-departments", "chart-categories")
 DASH = "\u2014"  # shown for a missing figure
@@ -823,8 +823,7 @@ def _definitions(data: _Data) -> str:
     glossary = "".join(f"<dt>{_e(term)}</dt><dd>{_e(text.format(**values))}</dd>"
                        for term, text in GLOSSARY)
     settings = [r for r in data.definitions
-                if r["kind"] == "setting"
-                and r["name"] not in OPERATIONAL_SETTINGS | GATE_SETTINGS]
+                if r["kind"] == "setting" and r["name"] not in OPERATIONAL_SETTINGS]
     metrics = [r for r in data.definitions if r["kind"] == "metric"]
 
     def table(rows: list[dict[str, Any]], with_value: bool) -> str:

@@ -85,7 +85,7 @@ def setting(warehouse: Path, name: str) -> str:
 
 def latest_period(warehouse: Path):
     return query(warehouse, "select max(period_start) as p from efficiency_of_practice_by_period "
-                 "where n_clinicians > 0")[0]["p"]
+                 "where n_clinicians > 0 and coverage_days > 0")[0]["p"]
 
 
 def chart_spec(html_text: str, chart_id: str) -> dict[str, Any]:
@@ -136,27 +136,35 @@ def test_page_has_every_chart_and_the_definitions(html_text: str) -> None:
     assert '<section id="definitions">' in html_text
 
 
-def test_headline_cards_show_the_latest_period_and_its_change(warehouse: Path,
-                                                              html_text: str) -> None:
+def test_headline_cards_show_the_latest_period_and_why_it_has_no_change(warehouse: Path,
+                                                                       html_text: str) -> None:
+    """The sample ends mid-month, like every nightly warehouse: its latest month is partial, so
+    its cards show the figures and say why no change is shown (tests/dashboard/
+    test_partial_periods.py renders the change between two complete months)."""
     latest = latest_period(warehouse)
     org = query(warehouse, "select * from efficiency_of_practice_by_period where "
                 "period_start = $p", {"p": latest})[0]
     assert not org["is_suppressed"] and org["previous_period_start"] is not None
+    assert not org["is_complete_period"] and org["wow8_median_change"] is None
     card = re.search(r'<div class="kpi key\s*" data-metric="wow8_median">(.*?)</span></div>',
                      html_text, re.S)
     assert card, "no WOW per 8 scheduled hours card"
     text = card.group(1)
     assert f"{org['wow8_median']:.2f} h" in text and "per 8 scheduled hours" in text
-    change = org["wow8_median_change"]
-    previous = org["previous_period_start"]
-    sign = "+" if change > 0 else "\u2212"
-    assert f"{sign}{abs(change):.2f} h vs {previous:%b %Y}" in text
+    assert f"no change shown: {latest:%B %Y} is partial" in text
+    assert " vs " not in text
+    through = org["coverage_end"]
+    assert (f"{latest:%B %Y} is partial: data through {through.day} {through:%b %Y}</b> "
+            f"({org['coverage_days']} of {org['period_days']} days)") in html_text
     threshold = float(setting(warehouse, "wow_threshold_hours_per_fte_week"))
     pct = re.search(r'data-metric="pct_clinicians_wow_over_threshold">(.*?)</span></div>',
                     html_text, re.S).group(1)
     assert f"WOW over {threshold:g} h" in pct
     assert f"{org['pct_clinicians_wow_over_threshold']:.0f}%" in pct
     assert f"{latest:%B %Y}: medians over <b>{org['n_clinicians']}</b> eligible" in html_text
+    first = query(warehouse, "select min(activity_date) as d from coverage_by_date")[0]["d"]
+    assert f"EHR audit data from {first.day} {first:%b %Y} through {through.day} " \
+           f"{through:%b %Y}" in html_text
 
 
 def test_definitions_list_every_setting_and_metric_with_the_run(warehouse: Path,
@@ -341,14 +349,16 @@ def test_one_period_only_has_no_change(warehouse: Path, tmp_path: Path) -> None:
         f"delete from {t} where period_start < DATE '{latest}'" for t in (
             "efficiency_of_practice_by_period", "ehr_time_by_department_period",
             "ehr_time_by_clinician_period")] + [
-        f"update efficiency_of_practice_by_period set previous_period_start = null, {change}"])
+        f"update efficiency_of_practice_by_period set previous_period_start = null, {change}, "
+        "is_complete_period = true, coverage_days = period_days"])
     assert text.count("no previous period to compare") == 6
     assert " vs " not in re.sub(r"<script.*?</script>", "", text, flags=re.S)
 
 
 def test_null_medians_show_a_dash(warehouse: Path, tmp_path: Path) -> None:
     text = _variant(warehouse, tmp_path, [
-        "update efficiency_of_practice_by_period set wow8_median = null, wow8_median_change = null",
+        "update efficiency_of_practice_by_period set wow8_median = null, wow8_median_change = null, "
+        "is_complete_period = true, coverage_days = period_days",
         "update ehr_time_by_department_period set wow8_median = null, wow8_p25 = null"])
     card = re.search(r'data-metric="wow8_median">(.*?)</span></div>', text, re.S).group(1)
     assert '<div class="kpi-value">\u2014</div>' in card and "no comparison with" in card
