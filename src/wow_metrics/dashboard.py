@@ -769,32 +769,24 @@ def _data_quality(data: _Data) -> str:
     if not data.problem_files:
         parts.append('<p class="explain">No input file or row was rejected.</p>')
     if whole:
-        items = "".join(
-            f"<tr><td><code>{_e(f['file_path'])}</code></td><td>{_e(_kind_label(f))}</td>"
-            f"<td>{_e(reason_kind((f['message'] or '').split(': ', 1)[-1]))}</td></tr>"
-            for f in whole)
-        parts.append(f"<h3>Files rejected whole ({len(whole)})</h3><table class=\"dq\" "
-                     "id=\"dq-files\"><thead><tr><th>File</th><th>Kind</th><th>Why</th></tr>"
-                     f"</thead><tbody>{items}</tbody></table>")
+        parts.append(_dq_table(
+            f"Files rejected whole ({len(whole)})", "dq-files", ("File", "Kind", "Why"),
+            [(f"<code>{_e(f['file_path'])}</code>", _e(_kind_label(f)),
+              _e(reason_kind((f["message"] or "").split(": ", 1)[-1]))) for f in whole]))
     if partly:
-        items = "".join(
-            f"<tr><td><code>{_e(f['file_path'])}</code></td><td>{_e(_kind_label(f))}</td>"
-            f"<td>{f['rows_quarantined']:,}</td><td>{f['rows_read']:,}</td></tr>"
-            for f in partly)
-        parts.append(f"<h3>Files with rejected rows ({len(partly)})</h3><table class=\"dq "
-                     "numbers\" id=\"dq-rows\"><thead><tr><th>File</th><th>Kind</th>"
-                     "<th>Rows rejected</th><th>Rows read</th></tr></thead>"
-                     f"<tbody>{items}</tbody></table>")
+        parts.append(_dq_table(
+            f"Files with rejected rows ({len(partly)})", "dq-rows",
+            ("File", "Kind", "Rows rejected", "Rows read"),
+            [(f"<code>{_e(f['file_path'])}</code>", _e(_kind_label(f)),
+              f"{f['rows_quarantined']:,}", f"{f['rows_read']:,}") for f in partly], "numbers"))
     if data.rejected_rows:
-        items = "".join(f"<tr><td><code>{_e(r['source_file'])}</code></td><td>"
-                        f"{_e(r['reason'])}</td><td>{r['n_rows']:,}</td></tr>"
-                        for r in data.rejected_rows[:25])
-        more = (f'<p class="note">and {len(data.rejected_rows) - 25} more kinds of reason '
-                "(all in the warehouse table <code>quarantine</code>).</p>"
-                if len(data.rejected_rows) > 25 else "")
-        parts.append("<h3>Why rows were rejected</h3><table class=\"dq\" id=\"dq-reasons\">"
-                     "<thead><tr><th>File</th><th>Reason</th><th>Rows</th></tr></thead>"
-                     f"<tbody>{items}</tbody></table>{more}")
+        parts.append(_dq_table(
+            "Why rows were rejected", "dq-reasons", ("File", "Reason", "Rows"),
+            [(f"<code>{_e(r['source_file'])}</code>", _e(r["reason"]), f"{r['n_rows']:,}")
+             for r in data.rejected_rows[:25]]))
+        if len(data.rejected_rows) > 25:
+            parts.append(f'<p class="note">and {len(data.rejected_rows) - 25} more kinds of '
+                         "reason (all in the warehouse table <code>quarantine</code>).</p>")
     if data.unrostered:
         causes = ", ".join(f"{n} {c}" for c, n in data.unrostered.items())
         parts.append(f'<p class="explain">Clinicians measured without a roster department '
@@ -807,6 +799,16 @@ def _data_quality(data: _Data) -> str:
                      "<code>validation_results</code> and the validation report.</p>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _dq_table(title: str, table_id: str, headers: tuple[str, ...], rows: list[tuple[str, ...]],
+              extra_class: str = "") -> str:
+    """A titled table of the data-quality section; cells are already HTML."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    classes = f"dq {extra_class}".strip()
+    return (f'<h3>{title}</h3><table class="{classes}" id="{table_id}">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def _kind_label(row: dict[str, Any]) -> str:
