@@ -13,11 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import PUBLISHED_RANGES, org_medians
+from conftest import PUBLISHED_RANGES, REPO_ROOT, SAMPLE_LANDING, org_medians
 
 from wow_metrics.generate import CANONICAL_COLUMNS, EPIC_COLUMNS, generate_landing
 
 NY = "America/New_York"
+# The bundled sample's arguments: what `make sample` passes to `wow generate`.
+SAMPLE_ARGS = dict(clinicians=12, days=45, seed=7, start=dt.date(2026, 2, 1))
+SAMPLE_COMMAND = "generate --out data/sample --clinicians 12 --days 45 --seed 7 --start 2026-02-01"
 STATUSES = {"scheduled", "arrived", "completed", "no_show", "canceled"}
 CATEGORIES = {"inbox", "notes", "orders", "chart_review", "other"}
 
@@ -96,7 +99,7 @@ def _instants(root: Path) -> list[tuple[str, str, dt.datetime, str]]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("gen") / "landing"
-    return root, generate_landing(root, clinicians=12, days=28, seed=7)
+    return root, generate_landing(root, **SAMPLE_ARGS)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +164,7 @@ def test_layout_and_headers(sample: tuple[Path, dict]) -> None:
             "status",
         ]
 
-    nights = [dt.date(2026, 2, 23) + dt.timedelta(days=i) for i in range(28)]
+    nights = [dt.date(2026, 2, 1) + dt.timedelta(days=i) for i in range(45)]
     epic = _epic_files(root)
     canonical = _canonical_files(root)
     assert [p.relative_to(root).as_posix() for p in epic] == [
@@ -353,7 +356,7 @@ def test_schedule(sample: tuple[Path, dict]) -> None:
     ids = [r["appointment_id"] for r in rows]
     assert len(ids) == len(set(ids))
     holidays = {r["date"] for r in _read(root / "reference" / "holidays.csv")}
-    assert "2026-03-12" in holidays  # the wellness day, start + 17
+    assert "2026-02-18" in holidays  # the wellness day, start + 17
     starts = [dt.datetime.fromisoformat(r["start_time"]) for r in rows]
     assert all(s.tzinfo is None for s in starts)
     assert all(s.weekday() < 5 and s.date().isoformat() not in holidays for s in starts)
@@ -375,7 +378,7 @@ def test_schedule(sample: tuple[Path, dict]) -> None:
         for r in _read(root / "reference" / "roster.csv")
     }
     days = {c: len({s.date() for s, _ in a}) for c, a in per_clin.items()}
-    weekdays = 19  # 20 weekdays in the range, less the wellness day
+    weekdays = 31  # 32 weekdays in the range, less the wellness day
     assert any(n < weekdays for n in days.values())
     low = [days[c] for c in fte if fte[c] <= 0.6]
     high = [days[c] for c in fte if fte[c] >= 0.9]
@@ -426,6 +429,25 @@ def test_tiny_and_empty_inputs(tmp_path: Path) -> None:
     assert _header(_epic_files(tmp_path / "none")[0]) == EPIC_COLUMNS
     with pytest.raises(ValueError):
         generate_landing(tmp_path / "bad", clinicians=0)
+
+
+def test_bundled_sample_is_what_make_sample_writes(sample: tuple[Path, dict]) -> None:
+    """data/sample is the generator's output for SAMPLE_ARGS, byte for byte, and `make sample`
+    regenerates it with them: regenerate it (`make sample`) whenever the generator changes."""
+    root, _ = sample
+    recipe = (REPO_ROOT / "Makefile").read_text().split("\nsample:", 1)[1].split("\n\n", 1)[0]
+    assert SAMPLE_COMMAND in recipe
+    ours, bundled = _files(root), _files(SAMPLE_LANDING)
+    assert ours.keys() == bundled.keys()
+    assert [k for k in ours if ours[k] != bundled[k]] == []
+
+
+def test_sample_spans_a_complete_month_then_a_partial_one(sample: tuple[Path, dict]) -> None:
+    """Like a nightly warehouse: all of February 2026, then March up to the 17th, across the
+    2026-03-08 DST change."""
+    _, summary = sample
+    assert (summary["start"], summary["end"]) == ("2026-02-01", "2026-03-17")
+    assert sum(summary["event_rows"].values()) < 120_000
 
 
 def _active_seconds(root: Path) -> float:
