@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo lint bench bench-scale clean
+.PHONY: setup test demo lint bench bench-scale sample clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests flows bench
+
+# Regenerate the bundled synthetic sample (docs/sample.md); byte-identical for the same generator.
+sample: $(STAMP)
+	rm -rf data/sample
+	$(BIN)/wow generate --out data/sample --clinicians 12 --days 45 --seed 7 --start 2026-02-01
 
 bench: $(STAMP)
 	$(BIN)/python bench/nightly_increment.py

@@ -26,6 +26,32 @@ os.environ.setdefault("WOW_PSEUDONYM_KEY", "test-only-key-not-a-secret")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
 
+# The published ranges the synthetic generator is calibrated to (docs/sample.md): organisation
+# medians over eligible clinician-periods of EHR-Time8 (hours), pajama minutes per scheduled day,
+# and the inbox and notes shares of EHR time.
+PUBLISHED_RANGES = {
+    "ehr_time8": (5.0, 6.5),
+    "pajama_minutes_per_sched_day": (20.0, 40.0),
+    "inbox_share": (0.15, 0.25),
+    "notes_share": (0.25, 0.40),
+}
+
+
+def org_medians(warehouse: Path) -> dict[str, float]:
+    """The organisation's medians of PUBLISHED_RANGES' figures in a published warehouse, over
+    every clinician-period with at least min_scheduled_hours scheduled (as the rollups count)."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
+        row = con.execute("""
+            select median(ehr_time8), median(pajama_minutes_per_sched_day),
+                   median(inbox_hours / ehr_hours), median(notes_hours / ehr_hours), count(*)
+            from ehr_time_by_clinician_period
+            where scheduled_hours >= (select value::DOUBLE from metric_definitions
+                                      where kind = 'setting' and name = 'min_scheduled_hours')
+            """).fetchone()
+    return dict(zip([*PUBLISHED_RANGES, "n"], row, strict=True))
+
 # A site's own extract format, declared in <landing>/formats/acme_audit.yml (no code).
 SITE_FORMAT = """\
 name: acme_audit

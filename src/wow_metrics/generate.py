@@ -12,14 +12,26 @@ Shape of the data, per clinician (all times local wall-clock in the clinician's 
 
 - Clinic sessions on weekdays, morning 08:00/08:30-12:00 and afternoon 13:00-17:00, of 15-40 minute
   slots with a few overlapping double-bookings; a few percent canceled and no-show. Part-time
-  clinicians have fewer sessions (whole weekdays without sessions = admin days); the org holiday
-  and a few random leave days have none.
-- Events come in bursts (gaps mostly 5-90 s, now and then exactly 300 s, over 300 s or 0 s):
-  per visit chart review at the start, notes during, orders near the end; chart prep before
-  clinic; inbox during sessions (often on a second workstation, i.e. concurrently) and at lunch;
-  note finishing after clinic; evening "pajama time" (19:00-23:00) on many days; early mornings
-  (06:00) now and then; weekend/holiday inbox; admin-day work; a few bursts that run across
-  local midnight.
+  clinicians have fewer sessions; a weekday without sessions is an admin day for a full-timer
+  and often a day off for a part-timer; the org holiday and a few random leave days have none.
+- Work comes in bursts, each a stretch of time with events spread over it: per visit chart review
+  at the start, notes during, orders near the end; chart prep before clinic; inbox during
+  sessions (often on a second workstation, i.e. concurrently) and at lunch; note finishing and
+  inbox after clinic, some days past the end of the workday; evening "pajama time" (19:00-23:00)
+  from home; early mornings (06:00) now and then; weekend/holiday inbox; admin-day work; a few
+  bursts that run across local midnight. Gaps between a burst's events are mostly 5-90 s at the
+  default density, now and then exactly 300 s, over 300 s (idle) or 0 s (a tie).
+- ``events_per_clinician_day`` sets how many events a typical full clinic day logs (other days
+  fewer), not how long the work takes: a denser extract logs the same stretches of work with
+  more, closer events, so the EHR time it carries hardly depends on the density.
+- Clinicians differ, and departments too: EHR load (family and internal medicine highest,
+  pediatrics and cardiology lower), inbox volume, documentation style, and an after-hours style
+  that sets how often and how long they chart in the evening and at weekends (a few heavy
+  after-hours users, many light ones). These are drawn stratified, so even a clinic of a dozen
+  has the whole range and a typical median.
+- Calibrated (docs/sample.md) so that, through the pipeline's definitions, the organisation's
+  medians fall in the published ranges: EHR time about 5.7 h per 8 scheduled hours, about 30
+  minutes of pajama time per scheduled day, inbox about 20% and notes about a third of EHR time.
 - Each clinician's events go to one extract format (about 2/3 ``epic_access_log``, 1/3
   ``canonical``), one file per night, named by the event's date in the default time zone (the EHR
   server's), rows shuffled, with a few exact duplicate rows inside a file and copied from the
@@ -44,7 +56,8 @@ import numpy as np
 import polars as pl
 
 DEFAULT_TZ = "America/New_York"
-# A Monday; 28 days from it end before the 2026-03-08 US DST change.
+# A Monday; 28 days from it (the default) cross the 2026-03-08 US DST change. The bundled sample
+# (data/sample, `make sample`) starts on 2026-02-01 instead: a complete month, then a partial one.
 DEFAULT_START = dt.date(2026, 2, 23)
 
 EPIC_COLUMNS = [
@@ -135,6 +148,24 @@ _SPECIALTIES = (
     ("Pediatrics",),
     ("Cardiology", "Electrophysiology"),
 )
+# Calibration (docs/sample.md: the organisation medians it gives and the published figures).
+# Per department: EHR load and inbox volume relative to family medicine (Melnick 2021: cardiology
+# and pediatrics spend less EHR time per 8 scheduled hours than primary care).
+_DEPT_EHR = np.array([1.0, 1.05, 0.85, 0.8])
+_DEPT_INBOX = np.array([1.0, 1.15, 0.75, 0.65])
+_EVENING_LOGIT = 0.0  # the median clinician charts on half of weekday evenings after clinic
+_WEEKEND_LOGIT = -0.7  # ... and on about a third of weekend days
+# Shares of a clinic day's event budget N for the visits (all of a full day's visits) and the
+# evening session (times the clinician's eve_size); the other shares are inline below.
+_VISIT_SHARE = 0.70
+_EVENING_SHARE = 0.14
+_DEFAULT_EPCD = 250
+_DAY_EVENTS = 0.88  # N per event of the density: the shares add up to ~1 / 0.88 on a full day
+# How long a burst lasts per expected event at the default density (a denser extract: shorter
+# in proportion), how far apart its gaps can be (longest / shortest) and their cap.
+_MS_PER_EVENT = 59_000
+_GAP_SPREAD = 40.0
+_GAP_CAP_MS = 285_000
 _SLOTS = ((20, 40, 0.15), (20, 40, 0.25), (15, 30, 0.25), (30, 40, 0.35))  # base, long, P(long)
 _STATUSES = ("completed", "arrived", "scheduled", "no_show", "canceled")
 _STATUS_P = np.array([0.885, 0.01, 0.01, 0.04, 0.055])
@@ -159,8 +190,12 @@ class _Clinicians:
     in_roster: np.ndarray
     ws: np.ndarray  # (n, 3) workstation index: clinic, second (concurrent), home/remote
     ws_names: list[str]
-    intensity: np.ndarray
-    p_evening: np.ndarray
+    intensity: np.ndarray  # EHR load: department x person (scales the day's events and time)
+    inbox_load: np.ndarray  # inbox volume: department x person
+    notes_load: np.ndarray  # documentation style
+    p_evening: np.ndarray  # after-hours style: how often and how long in the evening
+    eve_size: np.ndarray
+    p_late: np.ndarray  # stays past the end of the workday (17:30) finishing the day
     p_early: np.ndarray
     p_weekend: np.ndarray
     slot_base: np.ndarray
@@ -169,6 +204,13 @@ class _Clinicians:
     am_start: np.ndarray  # minutes after midnight
     template: np.ndarray  # (n, 5, 2) weekday x (am, pm) sessions
     panel_base: np.ndarray
+
+
+def _spread(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n scores with mean 0 and SD 1 (logistic), stratified: one in each 1/n probability band,
+    jittered within it, in random order."""
+    u = (rng.permutation(n) + rng.uniform(0.05, 0.95, size=n)) / n
+    return np.log(u / (1.0 - u)) * (np.sqrt(3.0) / np.pi)
 
 
 def _make_clinicians(rng: np.random.Generator, n: int) -> _Clinicians:
@@ -237,6 +279,24 @@ def _make_clinicians(rng: np.random.Generator, n: int) -> _Clinicians:
                 template[i, wd, :] = True
             elif left == 1:
                 template[i, wd, half] = True
+
+    # How each clinician works. EHR and inbox load differ by department (primary care highest,
+    # cardiology and pediatrics lower, as in Melnick 2021) and by person. One latent after-hours
+    # propensity drives how often and how long a clinician charts in the evening and on
+    # weekends, so pajama time is right-skewed: a few heavy after-hours users, many light ones.
+    # Each score is drawn stratified (one clinician per 1/n quantile band, in random order), so a
+    # small clinic still has the whole range and its median clinician is typical.
+    intensity = _DEPT_EHR[dept] * np.exp(0.15 * _spread(rng, n))
+    inbox_load = _DEPT_INBOX[dept] * np.exp(0.25 * _spread(rng, n))
+    notes_load = np.exp(0.2 * _spread(rng, n))
+    after_hours = _spread(rng, n)
+    p_evening = 1.0 / (1.0 + np.exp(-(_EVENING_LOGIT + 1.2 * after_hours)))
+    eve_size = np.exp(0.3 * after_hours + rng.normal(0.0, 0.2, size=n))
+    p_late = rng.uniform(0.15, 0.65, size=n)
+    p_early = rng.uniform(0.02, 0.15, size=n)
+    p_weekend = 1.0 / (
+        1.0 + np.exp(-(_WEEKEND_LOGIT + 1.0 * after_hours + rng.normal(0.0, 0.5, size=n)))
+    )
     return _Clinicians(
         ids=ids,
         dept=dept,
@@ -250,10 +310,14 @@ def _make_clinicians(rng: np.random.Generator, n: int) -> _Clinicians:
         in_roster=in_roster,
         ws=ws,
         ws_names=ws_names,
-        intensity=rng.lognormal(0.0, 0.2, size=n),
-        p_evening=rng.uniform(0.15, 0.75, size=n),
-        p_early=rng.uniform(0.03, 0.2, size=n),
-        p_weekend=rng.uniform(0.1, 0.6, size=n),
+        intensity=intensity,
+        inbox_load=inbox_load,
+        notes_load=notes_load,
+        p_evening=p_evening,
+        eve_size=eve_size,
+        p_late=p_late,
+        p_early=p_early,
+        p_weekend=p_weekend,
         slot_base=slot[:, 0].astype(np.int64),
         slot_long=slot[:, 1].astype(np.int64),
         p_long=slot[:, 2],
@@ -440,21 +504,27 @@ def _make_schedule(
 
 
 class _Bursts:
-    """Accumulates bursts: clinician, local start (ms), size, category, workstation, patient, csn."""
+    """Accumulates bursts of work: clinician, local start (ms), events, expected events,
+    category, workstation, patient, csn. A burst's event count is drawn here: ``fixed`` plus a
+    Poisson count of mean ``mean``; its expected count (fixed + mean) sets how long it lasts."""
 
-    def __init__(self) -> None:
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, clin, local_ms, n, cat, ws, patient=None, csn=None) -> None:
+    def add(self, clin, local_ms, mean, cat, ws, patient=None, csn=None, fixed=0) -> None:
         m = len(clin)
         if m == 0:
             return
+        mean = np.broadcast_to(np.maximum(np.asarray(mean, dtype=np.float64), 0.0), (m,))
+        fixed = np.broadcast_to(np.asarray(fixed, dtype=np.int64), (m,))
         full = np.full(m, -1, dtype=np.int64)
         self.parts.append(
             (
                 clin.astype(np.int64),
                 local_ms.astype(np.int64),
-                np.asarray(n, dtype=np.int64),
+                fixed + self.rng.poisson(mean),
+                fixed + mean,
                 np.broadcast_to(np.asarray(cat, dtype=np.int64), (m,)),
                 ws.astype(np.int64),
                 full if patient is None else patient.astype(np.int64),
@@ -464,7 +534,7 @@ class _Bursts:
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         if not self.parts:
-            return tuple(np.zeros(0, dtype=np.int64) for _ in range(7))
+            return tuple(np.zeros(0, dtype=np.int64) for _ in range(8))
         return tuple(np.concatenate(col) for col in zip(*self.parts, strict=True))
 
 
@@ -481,12 +551,17 @@ def _events_chunk(
 ) -> dict[str, np.ndarray]:
     """Raw events of local days [lo, hi) for all clinicians."""
     n_c = len(cl.ids)
-    b = _Bursts()
+    b = _Bursts(rng)
     dd, cc = np.meshgrid(np.arange(lo, hi), np.arange(n_c), indexing="ij")
     dd, cc = dd.ravel(), cc.ravel()
     m = len(dd)
     base = day0_ms[dd]
-    N = epcd * cl.intensity[cc] * rng.lognormal(0.0, 0.2, size=m)
+    # N: this clinician-day's event budget. The bursts below are shares of it, and add up to
+    # about N / _DAY_EVENTS on a typical full clinic day (two sessions, an average evening): a
+    # typical clinic day logs about epcd events, other days fewer.
+    N = _DAY_EVENTS * epcd * cl.intensity[cc] * rng.lognormal(0.0, 0.15, size=m)
+    inbox = N * cl.inbox_load[cc]
+    notes = N * cl.notes_load[cc]
     clinic = sc.n_sessions[cc, dd] > 0
     wkday = (weekday[dd] < 5) & ~is_holiday[dd]
     off = ~wkday
@@ -495,9 +570,6 @@ def _events_chunk(
 
     def minutes(lo_min, hi_min, size):
         return (rng.uniform(lo_min, hi_min, size) * _MS_MIN).astype(np.int64)
-
-    def pois(mean):
-        return rng.poisson(np.maximum(mean, 0.0))
 
     # Visits: chart review at the start, notes during, orders near the end.
     a0, a1 = np.searchsorted(sc.day, [lo, hi])
@@ -509,24 +581,30 @@ def _events_chunk(
     np.add.at(visits, (ac[seen], ad[seen]), 1)
     n_grid = np.zeros((n_c, len(weekday)))
     n_grid[cc, dd] = N
-    per_visit = 0.62 * n_grid[ac, ad] / np.maximum(visits[ac, ad], 1)
+    in_grid = np.zeros((n_c, len(weekday)))
+    in_grid[cc, dd] = inbox
+    # Visit work is per visit: a full day's visits share _VISIT_SHARE of N, a half day's half.
+    half_days = sc.n_sessions[ac, ad] / 2
+    per_visit = _VISIT_SHARE * n_grid[ac, ad] * half_days / np.maximum(visits[ac, ad], 1)
+    notes_style = cl.notes_load[ac]
     a_ms = day0_ms[ad] + ast * _MS_MIN
     dur_ms = adur * _MS_MIN
     k = np.flatnonzero(seen | ((ass == NO_SHOW) & (rng.random(len(ac)) < 0.5)))
     b.add(
         ac[k],
         a_ms[k] - minutes(0, 6, len(k)),
-        np.where(per_visit[k] > 0, 1 + pois(0.3 * per_visit[k] - 1), 0),
+        0.40 * per_visit[k] - 1,
         CHART,
         cl.ws[ac[k], 0],
         apat[k],
         acsn[k],
+        fixed=per_visit[k] > 0,
     )
     k = np.flatnonzero(seen)
     b.add(
         ac[k],
         a_ms[k] + (rng.uniform(0.2, 0.55, len(k)) * dur_ms[k]).astype(np.int64),
-        pois(0.45 * per_visit[k]),
+        0.35 * notes_style[k] * per_visit[k],
         NOTES,
         cl.ws[ac[k], 0],
         apat[k],
@@ -536,7 +614,7 @@ def _events_chunk(
     b.add(
         ac[k],
         a_ms[k] + (rng.uniform(0.6, 0.95, len(k)) * dur_ms[k]).astype(np.int64),
-        pois(0.25 / 0.85 * per_visit[k]),
+        0.30 / 0.85 * per_visit[k],
         ORDERS,
         cl.ws[ac[k], 0],
         apat[k],
@@ -551,7 +629,7 @@ def _events_chunk(
     b.add(
         sclin,
         day0_ms[sday] + (rng.uniform(sst, sen, ns) * _MS_MIN).astype(np.int64),
-        pois(0.03 * n_grid[sclin, sday]),
+        0.027 * in_grid[sclin, sday],
         INBOX,
         np.where(rng.random(ns) < 0.6, cl.ws[sclin, 1], cl.ws[sclin, 0]),
     )
@@ -561,60 +639,73 @@ def _events_chunk(
     k = np.flatnonzero(clinic & (rng.random(m) < 0.85))
     b.add(
         cc[k],
-        base[k] + first[k] * _MS_MIN - minutes(15, 50, len(k)),
-        pois(0.05 * N[k]),
+        base[k] + first[k] * _MS_MIN - minutes(20, 50, len(k)),
+        0.06 * N[k],
         CHART,
         ws0[k],
     )
-    # Lunchtime inbox.
-    k = np.flatnonzero(sc.has_am[cc, dd] & sc.has_pm[cc, dd] & (rng.random(m) < 0.7))
-    b.add(cc[k], base[k] + 720 * _MS_MIN + minutes(2, 35, len(k)), pois(0.06 * N[k]), INBOX, ws0[k])
-    # After clinic: finishing notes, then inbox.
+    # Lunchtime: inbox, then a note or two.
+    k = np.flatnonzero(sc.has_am[cc, dd] & sc.has_pm[cc, dd] & (rng.random(m) < 0.75))
+    b.add(cc[k], base[k] + 720 * _MS_MIN + minutes(2, 20, len(k)), 0.045 * inbox[k], INBOX, ws0[k])
+    b.add(cc[k], base[k] + 720 * _MS_MIN + minutes(25, 40, len(k)), 0.03 * notes[k], NOTES, ws0[k])
+    # After clinic: finishing notes, then inbox; some stay past the end of the workday.
     k = np.flatnonzero(clinic)
     b.add(
         cc[k],
-        base[k] + last[k] * _MS_MIN + minutes(0, 20, len(k)),
-        pois(0.07 * N[k]),
+        base[k] + last[k] * _MS_MIN + minutes(0, 10, len(k)),
+        0.06 * notes[k],
         NOTES,
         ws0[k],
     )
     b.add(
         cc[k],
-        base[k] + last[k] * _MS_MIN + minutes(25, 60, len(k)),
-        pois(0.04 * N[k]),
+        base[k] + last[k] * _MS_MIN + minutes(15, 30, len(k)),
+        0.035 * inbox[k],
         INBOX,
         ws0[k],
     )
-    # Evening "pajama time" on weekdays.
-    p_eve = cl.p_evening[cc] * np.where(clinic, 1.0, 0.5)
+    k = np.flatnonzero(clinic & (rng.random(m) < cl.p_late[cc]))
+    b.add(
+        cc[k],
+        base[k] + last[k] * _MS_MIN + minutes(35, 70, len(k)),
+        0.045 * N[k],
+        np.where(rng.random(len(k)) < 0.5, NOTES, INBOX),
+        ws0[k],
+    )
+    # Evening "pajama time" on weekdays, from home: how often and how long is the clinician's
+    # after-hours style.
+    p_eve = cl.p_evening[cc] * np.where(clinic, 1.0, 0.4)
     k = np.flatnonzero(wkday & (rng.random(m) < p_eve))
     b.add(
         cc[k],
         base[k] + minutes(19 * 60, 22 * 60, len(k)),
-        pois(0.12 * N[k]),
+        _EVENING_SHARE * cl.eve_size[cc[k]] * N[k],
         np.where(rng.random(len(k)) < 0.5, NOTES, INBOX),
         ws2[k],
     )
     # Early morning inbox.
     k = np.flatnonzero(wkday & (rng.random(m) < cl.p_early[cc]))
-    b.add(cc[k], base[k] + minutes(6 * 60, 6 * 60 + 40, len(k)), pois(0.04 * N[k]), INBOX, ws2[k])
-    # Admin days: a few working blocks.
-    k = np.repeat(np.flatnonzero(admin & (rng.random(m) < 0.85)), 3)
+    b.add(cc[k], base[k] + minutes(6 * 60, 6 * 60 + 40, len(k)), 0.03 * inbox[k], INBOX, ws2[k])
+    # Weekdays without clinic: for a full-time clinician an admin day (a few working blocks);
+    # for a part-timer often a day off, or a lighter catch-up.
+    full_time = cl.fte[cc] >= 0.9
+    k = np.flatnonzero(admin & (rng.random(m) < np.where(full_time, 0.85, 0.5)))
+    k = np.repeat(k, np.where(full_time[k], 4, 2))
     b.add(
         cc[k],
         base[k] + minutes(9 * 60, 16 * 60, len(k)),
-        pois(0.09 * N[k]),
+        0.09 * N[k],
         rng.choice(np.array([INBOX, NOTES, CHART, ORDERS]), len(k), p=[0.4, 0.3, 0.2, 0.1]),
         ws0[k],
     )
-    # Weekends and holidays: inbox from home.
+    # Weekends and holidays: inbox from home, on the clinician's share of such days.
     k = np.flatnonzero(off & (rng.random(m) < cl.p_weekend[cc]))
     k = np.concatenate([k, k[rng.random(len(k)) < 0.4]])
     b.add(
         cc[k],
         base[k] + minutes(8 * 60, 21 * 60, len(k)),
-        pois(0.05 * N[k]),
-        np.where(rng.random(len(k)) < 0.8, INBOX, NOTES),
+        0.05 * cl.eve_size[cc[k]] * inbox[k],
+        np.where(rng.random(len(k)) < 0.75, INBOX, NOTES),
         ws2[k],
     )
     # Now and then a burst that runs across local midnight.
@@ -622,29 +713,47 @@ def _events_chunk(
     b.add(
         cc[k],
         base[k] + minutes(23 * 60 + 52, 23 * 60 + 58, len(k)),
-        np.where(N[k] > 0, 6 + pois(0.06 * N[k]), 0),
+        0.04 * N[k],
         np.where(rng.random(len(k)) < 0.5, NOTES, INBOX),
         ws2[k],
+        fixed=np.where(N[k] > 0, 6, 0),
     )
 
-    bc, blocal, bn, bcat, bws, bpat, bcsn = b.arrays()
+    bc, blocal, bn, bmean, bcat, bws, bpat, bcsn = b.arrays()
     keep = bn > 0
-    bc, blocal, bn, bcat, bws, bpat, bcsn = (
-        x[keep] for x in (bc, blocal, bn, bcat, bws, bpat, bcsn)
+    bc, blocal, bn, bmean, bcat, bws, bpat, bcsn = (
+        x[keep] for x in (bc, blocal, bn, bmean, bcat, bws, bpat, bcsn)
     )
     butc = _local_to_utc_ms(blocal, cl.tz_idx[bc], cl.zones)
     nb = len(bc)
     bpid = rng.integers(1000, 99_999, size=nb)
 
-    # Expand bursts into events.
+    # Expand bursts into events. A burst is a stretch of work: it lasts its expected events x
+    # _MS_PER_EVENT at the default density, jittered, and a denser extract (e.g. 1400 events on
+    # a clinic day) logs the same stretch in proportionally more, closer events, so EHR time does
+    # not depend on the density. Its events are spread over it with gaps up to _GAP_SPREAD times
+    # apart (at the default density mostly 5-90 s, some a few minutes). Now and then a gap is
+    # exactly 300 s (the idle threshold) or longer (idle), at the same rate per day whatever the
+    # density (down to 1/4 of the default), or 0 s (a tie), at a fixed share of events.
+    scale = _DEFAULT_EPCD / max(epcd, 1)
+    per_day = min(scale, 4.0)
+    length = bmean * (_MS_PER_EVENT * scale) * rng.lognormal(0.0, 0.3, size=nb)
+    # The n - 1 gaps inside a burst of n events cover it whole (the last event's own time runs
+    # into whatever comes next), so few-event bursts are not shorter than many-event ones.
+    length *= bn / np.maximum(bn - 1, 1)
     bidx = np.repeat(np.arange(nb), bn)
     first_ev = np.cumsum(bn) - bn
     n = len(bidx)
+    w = np.exp(rng.uniform(0.0, np.log(_GAP_SPREAD), size=n))
+    w[first_ev] = 0.0
+    w_sum = np.bincount(bidx, weights=w, minlength=nb)
+    # Capped just under the idle threshold: a sparse burst is not cut into idle pieces.
+    gaps = np.minimum(w * (length / np.maximum(w_sum, 1e-9))[bidx], _GAP_CAP_MS).astype(np.int64)
     u = rng.random(n)
-    gaps = np.exp(rng.uniform(np.log(5_000), np.log(90_000), n)).astype(np.int64)
-    gaps = np.where(u < 0.004, 300_000, gaps)
-    gaps = np.where((u >= 0.004) & (u < 0.012), rng.integers(301_000, 1_500_000, n), gaps)
-    gaps = np.where((u >= 0.012) & (u < 0.015), 0, gaps)
+    p300, p_idle, p_tie = 0.004 * per_day, 0.008 * per_day, 0.003
+    gaps = np.where(u < p300, 300_000, gaps)
+    gaps = np.where((u >= p300) & (u < p300 + p_idle), rng.integers(301_000, 1_500_000, n), gaps)
+    gaps = np.where((u >= p300 + p_idle) & (u < p300 + p_idle + p_tie), 0, gaps)
     gaps[first_ev] = 0
     # Ties (two events at one instant) come in pairs at most.
     tie = gaps == 0
@@ -804,7 +913,7 @@ def generate_landing(
     days: int = 28,
     seed: int = 7,
     start: dt.date | None = None,
-    events_per_clinician_day: int = 250,
+    events_per_clinician_day: int = _DEFAULT_EPCD,
     gzip_epic: bool = True,
 ) -> dict:
     """Write a synthetic SPEC-shaped landing zone under ``out`` and return a summary.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SAMPLE_LANDING
+from conftest import PUBLISHED_RANGES, SAMPLE_LANDING, org_medians
 
 WOW = [sys.executable, "-m", "wow_metrics.cli"]
 
@@ -59,6 +59,21 @@ def test_sample_run_publishes_every_table(sample_warehouse: Path) -> None:
         idle = con.execute("select value from metric_definitions where name = "
                            "'idle_threshold_seconds'").fetchone()[0]
         assert float(idle) == 300
+
+
+def test_sample_looks_like_a_clinic(sample_warehouse: Path) -> None:
+    """The sample spans a complete month then a partial latest one, and its organisation medians
+    are in the published ranges it was calibrated to (docs/sample.md)."""
+    with duckdb.connect(str(sample_warehouse / "wow.duckdb"), read_only=True) as con:
+        first, last = con.execute("select min(activity_date), max(activity_date) "
+                                  "from ehr_time_by_clinician_day").fetchone()
+        periods = [r[0] for r in con.execute("select period_start from "
+                                             "efficiency_of_practice_by_period order by 1").fetchall()]
+    assert (first.isoformat(), last.isoformat()) == ("2026-02-01", "2026-03-17")
+    assert [p.isoformat() for p in periods] == ["2026-02-01", "2026-03-01"]
+    medians = org_medians(sample_warehouse)
+    for name, (low, high) in PUBLISHED_RANGES.items():
+        assert low <= medians[name] <= high, (name, medians[name], (low, high))
 
 
 def test_second_run_ingests_nothing_and_changes_nothing(sample_warehouse: Path) -> None:

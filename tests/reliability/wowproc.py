@@ -21,6 +21,8 @@ from wow_metrics.digest import table_digests
 
 KEY = "reliability-test-key-not-a-secret"
 
+# Nights of the sample (2026-02-01 to 2026-03-17): Monday to Thursday of its fourth week, then
+# the Friday and Saturday after them.
 BASE_DAYS = ("2026-02-23", "2026-02-24", "2026-02-25", "2026-02-26")
 NEW_DAYS = ("2026-02-27", "2026-02-28")
 
@@ -39,7 +41,7 @@ def _sample_extracts(days: tuple[str, ...]) -> list[Path]:
 
 
 def base_landing(root: Path, declaration: str = SITE_FORMAT) -> Path:
-    """The sample's reference files, its first days of both formats, and a site format."""
+    """The sample's reference files, its BASE_DAYS nights of both formats, and a site format."""
     shutil.copytree(SAMPLE / "reference", root / "reference")
     shutil.copy(SAMPLE / "wow.yaml", root / "wow.yaml")
     for path in _sample_extracts(BASE_DAYS):

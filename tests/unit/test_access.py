@@ -22,8 +22,8 @@ def _digest(path: Path) -> str:
 
 
 LATE = ("clinician_id,event_time,action,category,patient_id,workstation_id\n"
-        "C0001,2026-03-20T21:00:00,inbox_open,inbox,P1,WS1\n"
-        "C0001,2026-03-20T21:04:00,note_edit,notes,P1,WS1\n")
+        "C0001,2026-03-16T21:00:00,inbox_open,inbox,P1,WS1\n"
+        "C0001,2026-03-16T21:04:00,note_edit,notes,P1,WS1\n")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_query_prints_rows_and_csv(published, capsys):
     _, warehouse = published
     assert main(["query", "select count(*) as n from ehr_time_by_clinician_day",
                  "--warehouse", str(warehouse)]) == 0
-    assert "268" in capsys.readouterr().out
+    assert "400" in capsys.readouterr().out
     assert main(["query", "select department, n_clinicians from ehr_time_by_department_period "
                  "order by all limit 2", "--csv", "--warehouse", str(warehouse)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -172,7 +172,7 @@ def test_rollback_restores_the_previous_publication(tmp_path, capsys):
     assert again.ingest.files_ingested == 0
     with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
         assert con.execute("select sum(events) from ehr_time_by_clinician_day").fetchone()[0] \
-            == 44_059 + 2
+            == 68_353 + 2
     with pytest.raises(NoPublication, match="no published warehouse"):
         rollback(tmp_path / "empty")
     only_one = tmp_path / "only_one"

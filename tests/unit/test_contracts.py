@@ -193,7 +193,7 @@ C0098,Nowhere,X,physician,0.5,Mars/Base
 C0010,Family Medicine,Family Medicine,APP,0.7,America/New_York
 """
 _EXTRA_SCHEDULE = """clinician_id,appointment_id,start_time,duration_minutes,status
-C0001,A00000823,2026-03-02T08:00:00,30,completed
+C0001,A00003185,2026-03-02T08:00:00,30,completed
 C0001,AX1,2026-03-02T25:00:00,20,completed
 C0001,AX2,2026-03-02T09:00:00,0,completed
 C0001,AX3,2026-03-10T23:50:00,30,Canceled

@@ -13,10 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from conftest import PUBLISHED_RANGES, REPO_ROOT, SAMPLE_LANDING, org_medians
 
 from wow_metrics.generate import CANONICAL_COLUMNS, EPIC_COLUMNS, generate_landing
 
 NY = "America/New_York"
+# The bundled sample's arguments: what `make sample` passes to `wow generate`.
+SAMPLE_ARGS = dict(clinicians=12, days=45, seed=7, start=dt.date(2026, 2, 1))
+SAMPLE_COMMAND = "generate --out data/sample --clinicians 12 --days 45 --seed 7 --start 2026-02-01"
 STATUSES = {"scheduled", "arrived", "completed", "no_show", "canceled"}
 CATEGORIES = {"inbox", "notes", "orders", "chart_review", "other"}
 
@@ -95,7 +99,7 @@ def _instants(root: Path) -> list[tuple[str, str, dt.datetime, str]]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("gen") / "landing"
-    return root, generate_landing(root, clinicians=12, days=28, seed=7)
+    return root, generate_landing(root, **SAMPLE_ARGS)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +164,7 @@ def test_layout_and_headers(sample: tuple[Path, dict]) -> None:
             "status",
         ]
 
-    nights = [dt.date(2026, 2, 23) + dt.timedelta(days=i) for i in range(28)]
+    nights = [dt.date(2026, 2, 1) + dt.timedelta(days=i) for i in range(45)]
     epic = _epic_files(root)
     canonical = _canonical_files(root)
     assert [p.relative_to(root).as_posix() for p in epic] == [
@@ -352,7 +356,7 @@ def test_schedule(sample: tuple[Path, dict]) -> None:
     ids = [r["appointment_id"] for r in rows]
     assert len(ids) == len(set(ids))
     holidays = {r["date"] for r in _read(root / "reference" / "holidays.csv")}
-    assert "2026-03-12" in holidays  # the wellness day, start + 17
+    assert "2026-02-18" in holidays  # the wellness day, start + 17
     starts = [dt.datetime.fromisoformat(r["start_time"]) for r in rows]
     assert all(s.tzinfo is None for s in starts)
     assert all(s.weekday() < 5 and s.date().isoformat() not in holidays for s in starts)
@@ -374,7 +378,7 @@ def test_schedule(sample: tuple[Path, dict]) -> None:
         for r in _read(root / "reference" / "roster.csv")
     }
     days = {c: len({s.date() for s, _ in a}) for c, a in per_clin.items()}
-    weekdays = 19  # 20 weekdays in the range, less the wellness day
+    weekdays = 31  # 32 weekdays in the range, less the wellness day
     assert any(n < weekdays for n in days.values())
     low = [days[c] for c in fte if fte[c] <= 0.6]
     high = [days[c] for c in fte if fte[c] >= 0.9]
@@ -425,3 +429,92 @@ def test_tiny_and_empty_inputs(tmp_path: Path) -> None:
     assert _header(_epic_files(tmp_path / "none")[0]) == EPIC_COLUMNS
     with pytest.raises(ValueError):
         generate_landing(tmp_path / "bad", clinicians=0)
+
+
+def test_bundled_sample_is_what_make_sample_writes(sample: tuple[Path, dict]) -> None:
+    """data/sample is the generator's output for SAMPLE_ARGS, byte for byte, and `make sample`
+    regenerates it with them: regenerate it (`make sample`) whenever the generator changes."""
+    root, _ = sample
+    recipe = (REPO_ROOT / "Makefile").read_text().split("\nsample:", 1)[1].split("\n\n", 1)[0]
+    assert SAMPLE_COMMAND in recipe
+    ours, bundled = _files(root), _files(SAMPLE_LANDING)
+    assert ours.keys() == bundled.keys()
+    assert [k for k in ours if ours[k] != bundled[k]] == []
+
+
+def test_sample_spans_a_complete_month_then_a_partial_one(sample: tuple[Path, dict]) -> None:
+    """Like a nightly warehouse: all of February 2026, then March up to the 17th, across the
+    2026-03-08 DST change."""
+    _, summary = sample
+    assert (summary["start"], summary["end"]) == ("2026-02-01", "2026-03-17")
+    assert sum(summary["event_rows"].values()) < 120_000
+
+
+def _active_seconds(root: Path) -> float:
+    """EHR time of all clinicians together by SPEC 4's rule (gaps up to 300 s), categories aside."""
+    by_clin: dict[str, set[dt.datetime]] = {}
+    for clin, _f, t, _k in _instants(root):
+        by_clin.setdefault(clin, set()).add(t)
+    total = 0.0
+    for times in by_clin.values():
+        ts = sorted(times)
+        total += sum(g for a, b in zip(ts, ts[1:], strict=False)
+                     if (g := (b - a).total_seconds()) <= 300)
+    return total
+
+
+def _clinic_day_events(root: Path) -> list[int]:
+    """Events of each clinician on each local date with an appointment starting."""
+    zones = _zones(root)
+    appts = {(r["clinician_id"], r["start_time"][:10])
+             for p in (root / "reference" / "schedule").iterdir() for r in _read(p)
+             if r["status"].lower() != "canceled"}
+    counts = Counter()
+    for clin, _f, t, _k in _instants(root):
+        day = t.astimezone(ZoneInfo(zones.get(clin, NY))).date().isoformat()
+        if (clin, day) in appts:
+            counts[clin, day] += 1
+    return sorted(counts.values())
+
+
+def test_density_sets_the_events_not_the_ehr_time(tmp_path: Path) -> None:
+    """events_per_clinician_day is how many events a clinic day logs (the benchmark's 1400 gives
+    about 1400), while the EHR time they carry stays about the same."""
+    kwargs = dict(clinicians=4, days=14, seed=5, start=dt.date(2026, 3, 2))
+    time = {}
+    for density in (250, 1400):
+        root = tmp_path / str(density)
+        generate_landing(root, events_per_clinician_day=density, **kwargs)
+        per_day = _clinic_day_events(root)
+        median = per_day[len(per_day) // 2]
+        assert 0.8 * density < median < 1.25 * density, (density, median)
+        time[density] = _active_seconds(root)
+    assert 0.85 < time[1400] / time[250] < 1.15, time
+
+
+def test_organisation_medians_fall_in_the_published_ranges(tmp_path: Path) -> None:
+    """Calibration (docs/sample.md): a dozen clinicians over a complete month and a week of the
+    next, another seed than the sample's, run through the pipeline: the organisation's medians
+    of EHR-Time8, pajama time per scheduled day and the inbox and notes shares of EHR time fall
+    in the published ranges, with heavy and light after-hours users around them."""
+    from wow_metrics.pipeline import run
+
+    landing = tmp_path / "landing"
+    generate_landing(landing, clinicians=12, days=35, seed=21, start=dt.date(2026, 2, 1))
+    run(landing, tmp_path / "warehouse")
+    medians = org_medians(tmp_path / "warehouse")
+    assert medians["n"] >= 20  # 12 clinicians x 2 months, nearly all eligible
+    for name, (low, high) in PUBLISHED_RANGES.items():
+        assert low <= medians[name] <= high, (name, medians[name], (low, high))
+
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "warehouse" / "wow.duckdb"), read_only=True) as con:
+        pajama, ehr8 = zip(*con.execute(
+            "select pajama_minutes_per_sched_day, ehr_time8 from ehr_time_by_clinician_period "
+            "where period_start = DATE '2026-02-01' and scheduled_hours >= 8").fetchall(),
+            strict=True)
+    paj = medians["pajama_minutes_per_sched_day"]
+    # Heavy and light after-hours users: several times apart, the heaviest well above the median.
+    assert max(pajama) > 4 * min(pajama) and max(pajama) > 1.5 * paj
+    assert max(ehr8) - min(ehr8) > 1.5  # hours per 8 scheduled hours

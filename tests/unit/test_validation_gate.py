@@ -99,14 +99,14 @@ def test_each_lake_extract_is_checked_once_and_every_count_every_run(tmp_path: P
     with duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True) as con:
         loaded = con.execute("select sum(rows_read - rows_quarantined) from ingest_manifest "
                              "where status = 'ingested'").fetchone()[0]
-    assert first.events_validated == loaded == 45_132
+    assert first.events_validated == loaded == 69_968
     assert first.expectations_run > 200
 
     night = landing / "audit" / "canonical" / "2026" / "03" / "late_delivery.csv"
     night.write_text("clinician_id,event_time,action,category,patient_id,workstation_id\n"
-                     "C0001,2026-03-20T21:00:00,inbox_open,inbox,P1,WS1\n"
-                     "C0001,2026-03-20T21:02:00,inbox_open,inbox,P1,WS1\n"
-                     "C0001,2026-03-20T21:05:00,note_edit,notes,P1,WS1\n")
+                     "C0001,2026-03-16T21:00:00,inbox_open,inbox,P1,WS1\n"
+                     "C0001,2026-03-16T21:02:00,inbox_open,inbox,P1,WS1\n"
+                     "C0001,2026-03-16T21:05:00,note_edit,notes,P1,WS1\n")
     second = run(landing, warehouse)
     assert second.build.startswith("incremental")
     assert second.events_validated == 3  # only the new extract's rows
@@ -122,7 +122,7 @@ def test_each_lake_extract_is_checked_once_and_every_count_every_run(tmp_path: P
     victim = sorted((warehouse / "lake" / "events").rglob("*.parquet"))[0]
     pq.write_table(pq.read_table(victim).slice(1), victim)
     before = _digest(warehouse / "wow.duckdb")
-    night.write_text(night.read_text() + "C0001,2026-03-20T21:09:00,note_edit,notes,P1,WS1\n")
+    night.write_text(night.read_text() + "C0001,2026-03-16T21:09:00,note_edit,notes,P1,WS1\n")
     from wow_metrics.warehouse import AuditFailure
 
     try:
