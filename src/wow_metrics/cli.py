@@ -259,7 +259,8 @@ def demo_report(warehouse: Path) -> str:
         f"  query it read-only: .venv/bin/wow query \"from ehr_time_by_department_period\" "
         f"--warehouse {warehouse}   (or .venv/bin/wow shell)",
         "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, "
-        "ehr_time_by_department_period, efficiency_of_practice_by_period, ingest_manifest, "
+        "ehr_time_by_department_period, efficiency_of_practice_by_period, coverage_by_date, "
+        "ingest_manifest, "
         "quarantine, metric_definitions, validation_results",
         "  definitions: docs/metrics.md, schemas/contracts/ and the metric_definitions table",
         f"  validation (Great Expectations Data Docs): {Path(db).parent / 'docs' / 'index.html'}",
