@@ -46,6 +46,13 @@ create or replace macro wow_offset_minutes(tz_text) as
                + coalesce(cast(nullif(substr(replace(tz_text, ':', ''), 4, 2), '') as INTEGER), 0))
     end;
 
+-- True when an offset text is one a real clock shows: -12:00 to +14:00, minutes under 60
+-- ('Z' and no offset too). '+99:00' or '+15:00' would move the instant by days or hours.
+create or replace macro wow_offset_is_valid(tz_text) as
+    coalesce(tz_text, '') in ('', 'Z', 'z')
+    or (coalesce(cast(nullif(substr(replace(tz_text, ':', ''), 4, 2), '') as INTEGER), 0) < 60
+        and wow_offset_minutes(tz_text) between -12 * 60 and 14 * 60);
+
 -- The parts of an ISO-8601 time text: struct(d, t, frac, tz), all '' when it does not match
 -- YYYY-MM-DD[T ]HH:MM[:SS][.fraction][Z|+HH[:MM]].
 create or replace macro wow_iso_parts(txt) as
@@ -55,13 +62,14 @@ create or replace macro wow_iso_parts(txt) as
         ['d', 't', 'frac', 'tz']
     );
 
--- The wall-clock TIMESTAMP of ISO parts (fractions beyond microseconds truncated), or NULL.
+-- The wall-clock TIMESTAMP of ISO parts (fractions beyond microseconds truncated), or NULL;
+-- NULL too when the offset is not one a real clock shows (wow_offset_is_valid).
 create or replace macro wow_iso_wall(parts) as
-    try_cast(
+    case when wow_offset_is_valid(parts.tz) then try_cast(
         parts.d || ' ' || parts.t
         || case when parts.frac <> '' then '.' || left(parts.frac, 6) else '' end
         as TIMESTAMP
-    );
+    ) end;
 
 -- The instant of a parsed ISO time: by its offset when it has one, else as wall clock in tz.
 create or replace macro wow_iso_instant(wall, offset_text, tz) as
@@ -83,8 +91,28 @@ create or replace macro wow_clean(txt) as nullif(trim(txt), '');
 create or replace macro wow_clean_id(txt) as
     nullif(trim(txt, ' ' || chr(9) || chr(10) || chr(13) || chr(160)), '');
 
--- The shape of a value that failed to parse, safe to publish: digits become 9, letters A, other
--- characters stay; at most 40 characters. (The value itself may be PHI in the wrong column.)
+-- The shape of a value that failed to parse, safe to publish: digits become 9, letters A,
+-- control characters ? (a NUL or an escape sequence never reaches a reason), other characters
+-- stay; at most 40 characters. (The value itself may be PHI in the wrong column.)
 create or replace macro wow_value_shape(txt) as
-    '"' || left(regexp_replace(regexp_replace(txt, '[0-9]', '9', 'g'), '\pL', 'A', 'g'), 40)
+    '"' || left(regexp_replace(regexp_replace(regexp_replace(txt, '[0-9]', '9', 'g'), '\pL', 'A', 'g'),
+                               '[\x00-\x1f\x7f-\x9f]', '?', 'g'), 40)
     || case when length(txt) > 40 then '...' else '' end || '"';
+
+-- Why a value cannot be kept, or NULL: longer than max_chars characters, or holding a control
+-- character (C0, DEL or C1; tab and line breaks are allowed inside text only when
+-- allow_breaks). Never shows the value: a phantom clinician id or a patient id in the wrong
+-- column must not reach a reason.
+create or replace macro wow_value_problem(txt, max_chars, allow_breaks) as
+    case
+        when txt is null then null
+        when length(txt) > max_chars
+            then 'has ' || length(txt) || ' characters (at most ' || max_chars || ')'
+        when regexp_matches(txt, '[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]')
+            then 'contains a control character (U+'
+                 || printf('%04X', unicode(regexp_extract(txt, '[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]')))
+                 || ')'
+        when not allow_breaks and regexp_matches(txt, '[\t\n\r]')
+            then 'contains a control character (U+'
+                 || printf('%04X', unicode(regexp_extract(txt, '[\t\n\r]'))) || ')'
+    end;

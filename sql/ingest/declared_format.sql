@@ -7,12 +7,17 @@
 -- 9, letters as A), since a shifted column can put a patient id where a time should be.
 -- Inputs: raw_events (source_line and one VARCHAR column per role: clinician_id, action,
 --         report_name, category, patient_key, encounter_key, workstation_id, metric_id,
---         process_id, time_1, time_2; absent ones NULL).
+--         process_id, time_1, time_2; absent ones NULL; and id_problem: why a patient or
+--         encounter id of the row got no key, already worded, or NULL).
 -- Params: $time_column_1/2 (the declared time columns, for messages), $time_zone_1/2 (where a
 --         time without an offset is read: UTC for utc_instant, else default_timezone),
 --         $time_is_local_1/2, $time_columns_text, $clinician_column, $action_column,
 --         $use_iso8601, $use_patterns, $patterns (strptime wall-clock patterns),
---         $not_after (latest plausible instant), $not_before
+--         $not_after (latest plausible instant), $not_before,
+--         $check_values (some id or text value of the file is too long or holds a control
+--         character: check every row's; false skips the checks on clean files), $max_id_chars,
+--         $max_text_chars, $report_name_column, $workstation_column, $metric_column,
+--         $process_column
 with raw as (select * from raw_events),
 
 trimmed as (
@@ -28,7 +33,8 @@ trimmed as (
         encounter_key,
         coalesce(wow_clean(workstation_id), '') as workstation_id,
         wow_clean(metric_id) as metric_id,
-        wow_clean(process_id) as process_id
+        wow_clean(process_id) as process_id,
+        id_problem
     from raw
 ),
 
@@ -63,8 +69,10 @@ slotted as (
         -- Second fast path: ISO-8601 with seconds, an optional fraction of up to 6 digits and
         -- a 'Z' or '+HH:MM' offset (what most exporters write) is DuckDB's TIMESTAMPTZ text,
         -- read with its offset. The part before the offset is 19 characters, or 21 to 26 with
-        -- a '.' as the 20th. NULL sends a text to the full reading, which gives the same
-        -- instant (tests/unit/test_hostile_input.py compares the two).
+        -- a '.' as the 20th. DuckDB takes any offset ('+99:00'), so only those a real clock
+        -- shows (-12:00 to +14:00, minutes under 60) go this way. NULL sends a text to the
+        -- full reading, which gives the same instant or, for an impossible offset, none
+        -- (tests/unit/test_hostile_input.py compares the two).
         case
             when $use_iso8601
                  and substr(time_text, 5, 1) = '-' and substr(time_text, 8, 1) = '-'
@@ -75,6 +83,10 @@ slotted as (
                  and length(time_text) - (case when right(time_text, 1) = 'Z' then 1 else 6 end)
                      in (19, 21, 22, 23, 24, 25, 26)
                  and (length(time_text) in (20, 25) or substr(time_text, 20, 1) = '.')
+                 and (right(time_text, 1) = 'Z'
+                      or (substr(time_text, -2) < '60'
+                          and substr(time_text, -5) <= case when substr(time_text, -6, 1) = '+'
+                                                            then '14:00' else '12:00' end))
                 then try_cast(time_text as TIMESTAMPTZ)
         end as iso_offset_at
     from chosen
@@ -131,12 +143,37 @@ instants as (
     from readings
 ),
 
+-- Values no format can use: an identifier over $max_id_chars characters or text over
+-- $max_text_chars, or one holding a control character (a NUL byte, an escape). Checked row by
+-- row only in a file that has one ($check_values): the checks cost as much as the parse.
+valued as (
+    select
+        *,
+        case when $check_values then wow_value_problem(clinician_id, $max_id_chars, false) end
+            as clinician_problem,
+        case when $check_values then coalesce(
+            $action_column || ' ' || wow_value_problem(action, $max_text_chars, true),
+            $report_name_column || ' ' || wow_value_problem(nullif(report_name, ''), $max_text_chars, true),
+            $workstation_column || ' ' || wow_value_problem(wow_clean_id(workstation_id), $max_id_chars, false),
+            $metric_column || ' ' || wow_value_problem(wow_clean_id(metric_id), $max_id_chars, false),
+            $process_column || ' ' || wow_value_problem(wow_clean_id(process_id), $max_id_chars, false))
+        end as value_problem
+    from instants
+),
+
 checked as (
     select
         *,
         case
             when clinician_id is null then 'missing ' || $clinician_column
+            when clinician_problem is not null then $clinician_column || ' ' || clinician_problem
+            when id_problem is not null then id_problem
+            when value_problem is not null then value_problem
             when time_text is null then 'missing ' || $time_columns_text
+            when wall_at is null and $use_iso8601 and coalesce(parts.tz, '') <> ''
+                 and not wow_offset_is_valid(parts.tz)
+                then time_column || ' has a UTC offset outside -12:00 to +14:00 (value '
+                     || wow_value_shape(time_text) || ')'
             when wall_at is null
                 then 'unparseable ' || time_column || ' (value ' || wow_value_shape(time_text) || ')'
             when event_at is null
@@ -149,12 +186,13 @@ checked as (
                  and category_raw not in ('inbox', 'notes', 'orders', 'chart_review', 'other', 'exclude')
                 then 'unknown category (value ' || wow_value_shape(category_raw) || ')'
         end as reject_reason
-    from instants
+    from valued
 )
 
 select
     source_line::BIGINT as source_line,
-    clinician_id,
+    -- An id that is itself the problem is never shown, not even in quarantine.
+    case when clinician_problem is null then clinician_id end as clinician_id,
     event_at::TIMESTAMPTZ as event_at,
     action,
     report_name,

@@ -43,6 +43,9 @@ checked as (
             when clinician_id is null then 'missing clinician_id'
             when appointment_id is null then 'missing appointment_id'
             when start_time_text is null then 'missing start_time'
+            when wall_at is null and coalesce(offset_text, '') <> ''
+                 and not wow_offset_is_valid(offset_text)
+                then 'start_time ' || start_time_text || ' has a UTC offset outside -12:00 to +14:00'
             when wall_at is null then 'unparseable start_time ' || start_time_text
             when start_at is null
                 then 'start_time ' || start_time_text || ' does not exist in ' || timezone || ' (DST gap)'

@@ -138,6 +138,9 @@ MUTATIONS: dict[str, str] = {
     "quarantine_grain_unique": _dup("quarantine"),
     "quarantine_file_in_manifest":
         f"update quarantine set source_file = 'nowhere.csv' where {_first('quarantine')}",
+    "quarantine_line_in_file_range": "update quarantine set source_line = 1 where "
+                                     + _first("quarantine", "source_line is not null "
+                                                            "and source_file like '%.csv'"),
     "whole_file_row_alone":
         "insert into quarantine select source_file, 2, 'planted', null from quarantine "
         f"where {_first('quarantine', 'source_line is null')}",

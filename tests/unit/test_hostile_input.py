@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
+import os
 import random
 import shutil
 from pathlib import Path
@@ -350,7 +352,8 @@ def test_fast_reading_of_offset_times_equals_the_full_reading(texts):
     params = registry().get("canonical").sql_params(
         ["clinician_id", "event_time", "action"], "America/New_York")
     params = {**params, "not_after": dt.datetime(9999, 12, 31, tzinfo=dt.UTC),
-              "not_before": dt.datetime(1, 1, 1, tzinfo=dt.UTC)}
+              "not_before": dt.datetime(1, 1, 1, tzinfo=dt.UTC), "check_values": False,
+              "max_id_chars": 128, "max_text_chars": 256}
     assert NOT_BEFORE > params["not_before"]
     con = _connect()
     try:
@@ -358,7 +361,7 @@ def test_fast_reading_of_offset_times_equals_the_full_reading(texts):
                     "'c1' as clinician_id, 'Chart opened' as action, "
                     + ", ".join(f"null::VARCHAR as {c}" for c in (
                         "report_name", "category", "patient_key", "encounter_key", "workstation_id",
-                        "metric_id", "process_id", "time_2"))
+                        "metric_id", "process_id", "time_2", "id_problem"))
                     + ", $texts[range + 1] as time_1 from range(len($texts))", {"texts": texts})
         rows = con.execute(
             f"""select r.time_1, p.event_at,
@@ -371,3 +374,429 @@ def test_fast_reading_of_offset_times_equals_the_full_reading(texts):
     assert len(rows) == len(texts)
     for text, fast, full in rows:
         assert fast == full, text
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 22, "nothing lost": each class of the red-team pass, reproduced
+# ---------------------------------------------------------------------------------------------
+
+def _night(rows: int, start_minute: int = 0, clinician: str = "c1") -> bytes:
+    return b"clinician_id,event_time,action\n" + b"".join(
+        f"{clinician},2026-03-02T{(start_minute + i) // 60 + 8:02d}:{(start_minute + i) % 60:02d}:00Z,"
+        f"Chart opened\n".encode() for i in range(rows))
+
+
+def _ingest(path: Path, relative: str = NIGHT, warehouse: Path | None = None,
+            fmt: str = "canonical", settings: Settings | None = None) -> tuple[dict, list[tuple]]:
+    """_ingest_one on one file into a fresh lake: its result and (line, reason, clinician) rows."""
+    lake = Lake(warehouse or path.parent / "warehouse")
+    con = _connect()
+    try:
+        result = _ingest_one(con, SourceFile(path, relative, registry().get(fmt)), "e" * 64, lake,
+                             settings or Settings(), TEST_KEY,
+                             dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    finally:
+        con.close()
+    q = lake.quarantine_path("e" * 64)
+    with duckdb.connect() as c:
+        rows = c.execute("select source_line, reason, clinician_id from read_parquet($p) "
+                         "order by source_line nulls first", {"p": str(q)}).fetchall() if q.exists() else []
+    return result, rows
+
+
+def test_an_extract_changed_between_planning_and_reading_is_left_for_the_next_run(landing,
+                                                                                  monkeypatch):
+    """Issue 22, case 1: the hash was taken at planning and the rows read later; a file being
+    rewritten in place was recorded with the whole file's hash and a partial read's rows, and
+    never read again. Now a file that changed since it was hashed, or while it was read, is not
+    recorded at all; the next run reads what it holds then."""
+    import wow_metrics.ingest.rawcsv as rawcsv
+    from wow_metrics.ingest import ingest_pending, plan_ingest, record_ingest
+    from wow_metrics.pipeline import start_run
+
+    full = _night(50)
+    rewritten = write(landing, "audit/canonical/rewritten.csv", full)
+    appended = write(landing, "audit/canonical/appended.csv", _night(5, clinician="c2"))
+    during = write(landing, "audit/canonical/during.csv", _night(4, clinician="c3"))
+    ctx = start_run(landing.root, landing.warehouse)
+    plan = plan_ingest(ctx.landing, ctx.lake, ctx.settings, ctx.key, ctx.run_id)
+    assert {p.relative for p in plan.pending} == {rewritten, appended, during}
+    # Between planning and reading: one file is being rewritten in place (a share still being
+    # written: a fifth of it so far), another gets lines appended.
+    (landing.root / rewritten).write_bytes(full[: len(full) // 5])
+    with (landing.root / appended).open("ab") as fh:
+        fh.write(b"c2,2026-03-02T09:00:00Z,Chart opened\nc2,2026-03-02T09:01:00Z,Chart opened\n")
+    # While it is read: the third changes between the reader's two passes over it.
+    real_keys = rawcsv._pseudonym_keys
+
+    def keys_then_append(*args, **kwargs):
+        out = real_keys(*args, **kwargs)
+        if "during" in str(args[2].get("path", "")):
+            with (landing.root / during).open("ab") as fh:
+                fh.write(b"c3,2026-03-02T09:00:00Z,Chart opened\n")
+        return out
+
+    monkeypatch.setattr(rawcsv, "_pseudonym_keys", keys_then_append)
+    results = [ingest_pending(p, ctx.lake, ctx.settings, ctx.key, plan.now) for p in plan.pending]
+    report = record_ingest(ctx.lake, plan, results)
+    monkeypatch.setattr(rawcsv, "_pseudonym_keys", real_keys)
+    # Nothing of the three was recorded: no manifest row describes bytes it did not read.
+    assert ctx.lake.load_manifest() == [], ctx.lake.load_manifest()
+    assert report.files_deferred == 3
+    assert all("the next run reads it again" in m for m in report.messages), report.messages
+    assert any(rewritten in m and "changed size" in m for m in report.messages)
+
+    (landing.root / rewritten).write_bytes(full)  # the writer finishes: the planned bytes again
+    pub = landing.run()
+    for relative, rows in ((rewritten, 50), (appended, 7), (during, 5)):
+        row = live_manifest(pub, relative)
+        data = (landing.root / relative).read_bytes()
+        assert (row["status"], row["rows_read"], row["rows_loaded"]) == ("ingested", rows, rows)
+        assert row["content_sha256"] == hashlib.sha256(data).hexdigest()
+        assert row["size_bytes"] == len(data)
+    assert pub.day("c1", "2026-03-02")["events"] == 50
+    assert_reconciles(pub)
+
+
+@pytest.mark.parametrize(("case", "reason"), [
+    # A quote opened on line 3 and never closed: the reader took the 4,998 lines after it as
+    # one record (rows_read was 3 of a 5,001-line file).
+    ("to the end", "quoted field opened on line 3 is never closed properly, so the reader took "
+                   "the lines from there to the end of the file (line 5,001)"),
+    # Closed by a quote six lines on: the rows in between were one rejected record.
+    ("closed later", "quoted field opened on line 3 is never closed properly, so the reader took "
+                     "the lines from there to line 9"),
+])
+def test_a_quote_that_swallows_lines_quarantines_the_file_naming_the_line(tmp_path, case, reason):
+    """Issue 22, case 2: rows_read counted CSV records, not lines; rows never read hid."""
+    lines = [f"c1,2026-03-02T08:{i % 60:02d}:00Z,Chart opened\n" for i in range(5000)]
+    lines[1] = 'c1,2026-03-02T08:01:00Z,"Chart opened\n'          # line 3
+    if case == "closed later":
+        lines[7] = 'c1,2026-03-02T08:07:00Z,Chart "opened"\n'     # line 9
+    path = tmp_path / "night.csv"
+    path.write_bytes(("clinician_id,event_time,action\n" + "".join(lines)).encode())
+    result, rows = _ingest(path)
+    assert result["status"] == "quarantined", result
+    [(line, text, _)] = rows
+    assert line is None and reason in text, text
+
+
+def test_every_physical_line_is_accounted_for_after_empty_lines_and_a_malformed_record(tmp_path):
+    """Issue 22, case 2 (the same class): empty lines shifted the line numbers of every row
+    after them, so quarantine rows named the wrong lines."""
+    path = tmp_path / "night.csv"
+    path.write_bytes(b"clinician_id,event_time,action\n"            # 1
+                     b"c1,2026-03-02T14:00:00Z,Chart opened\n"      # 2
+                     b"\n\n"                                        # 3, 4
+                     b",2026-03-02T14:01:00Z,Chart opened\n"        # 5: missing clinician
+                     b'c1,2026-03-02T14:02:00Z,"Chart\n\nopened"\n'  # 6-8: one record
+                     b"c1,2026-03-02T14:03:00Z,Chart opened,x\n"    # 9: too many fields
+                     b",2026-03-02T14:04:00Z,Chart opened\n"        # 10: missing clinician
+                     b"c1,2026-03-02T14:05:00Z,Chart opened\n\n")   # 11, 12
+    result, rows = _ingest(path)
+    assert [(line, text.split(":")[0]) for line, text, _ in rows] == [
+        (5, "missing clinician_id"), (9, "malformed CSV record (too many columns)"),
+        (10, "missing clinician_id")]
+    assert (result["rows_read"], result["rows_written"], result["rows_quarantined"]) == (6, 3, 3)
+    with duckdb.connect() as con:
+        lines = con.execute("select source_line from read_parquet($f) order by 1",
+                            {"f": [str(p) for p in Lake(tmp_path / "warehouse").events_paths("e" * 64)]}
+                            ).fetchall()
+    assert [r[0] for r in lines] == [2, 6, 11]
+
+
+def test_a_parquet_extract_whose_first_row_is_rejected_publishes(landing):
+    """Issue 22, case 3: Parquet rows are numbered from 1, but the quarantine contract wanted
+    source_line >= 2, so the run was refused, and every run after, even with the file gone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = landing.root / "audit" / "canonical" / "night.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({
+        "clinician_id": [None, "c1", "c1"],
+        "event_time": ["2026-03-02T14:00:00Z", "2026-03-02T14:01:00Z", "2026-03-02T14:03:00Z"],
+        "action": ["chart", "chart", "chart"]}), path)
+    pub = landing.run()
+    assert quarantined(pub, "audit/canonical/night.parquet") == [(1, "missing clinician_id")]
+    assert pub.day("c1", "2026-03-02")["events"] == 2
+    assert_reconciles(pub)
+    path.unlink()  # files that disappear keep their rows: the next run must publish too
+    assert landing.run().day("c1", "2026-03-02")["events"] == 2
+
+
+def test_the_quarantine_line_rule_is_per_file_type():
+    """The rule that replaced `source_line >= 2`: CSV lines (header = 1) from 2, Parquet rows
+    from 1, by the file's type."""
+    from wow_metrics.contracts import load_contracts
+
+    contract = load_contracts()["quarantine"]
+    [check] = next(c for c in contract.columns if c.name == "source_line").checks
+    assert check.min == 1
+    [rule] = [i for i in contract.invariants if i.name == "quarantine_line_in_file_range"]
+    with duckdb.connect() as con:
+        con.execute("create table quarantine as select * from (values "
+                    "('audit/canonical/a.csv', 1::BIGINT, 'x'), ('audit/canonical/b.csv', 2, 'x'), "
+                    "('audit/canonical/c.parquet', 1, 'x'), ('audit/canonical/d.PARQUET', 0, 'x'), "
+                    "('reference/roster.csv', 1, 'x'), ('audit/canonical/e.csv', null, 'x')) "
+                    "t(source_file, source_line, reason)")
+        bad = con.execute(rule.sql).fetchall()
+    assert sorted(r[0] for r in bad) == ["audit/canonical/a.csv", "audit/canonical/d.PARQUET",
+                                         "reference/roster.csv"]
+
+
+def test_no_single_file_crashes_the_run_and_cr_and_mixed_line_ends_are_read(landing, monkeypatch):
+    """Issue 22, case 4: a CR-only file crashed the run (a Python csv error), every night, and
+    mixed CR LF / LF files (a roster appended with LF lines) were quarantined whole. Any reader
+    error on one file now quarantines that file with its name and reason."""
+    import csv as csv_module
+
+    import wow_metrics.ingest as ingest
+
+    write(landing, "audit/canonical/cr.csv", b"clinician_id,event_time,action\r"
+                                             b"c1,2026-03-02T14:00:00Z,Chart opened\r"
+                                             b",2026-03-02T14:01:00Z,Chart opened\r"
+                                             b"c1,2026-03-02T14:03:00Z,Chart opened\r")
+    write(landing, "audit/canonical/mixed.csv", b"clinician_id,event_time,action\r\n"
+                                                b"c2,2026-03-02T14:00:00Z,Chart opened\r\n"
+                                                b"c2,2026-03-02T14:01:00Z,Chart opened\n"
+                                                b",2026-03-02T14:02:00Z,Chart opened\n"
+                                                b"c2,2026-03-02T14:04:00Z,Chart opened\n")
+    write(landing, "reference/roster.csv",
+          b"clinician_id,department,specialty,role,clinical_fte,timezone\r\n"
+          b"c1,Medicine,,,1.0,\r\n" b"c2,Surgery,,,1.0,\n")
+    errors = {"boom-duckdb.csv": duckdb.ConversionException("Conversion Error: boom"),
+              "boom-internal.csv": duckdb.InternalException("INTERNAL Error: boom"),
+              "boom-python.csv": csv_module.Error("new-line character seen in unquoted field"),
+              "boom-value.csv": ValueError("boom")}
+    for i, name in enumerate(errors):
+        write(landing, f"audit/canonical/{name}", _night(3, start_minute=i, clinician="c9"))
+    real = ingest.stream_csv
+
+    def reader(con, path, *args, **kwargs):
+        if path.name in errors:
+            raise errors[path.name]
+        return real(con, path, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "stream_csv", reader)
+    pub = landing.run()
+    assert quarantined(pub, "audit/canonical/cr.csv") == [(3, "missing clinician_id")]
+    assert quarantined(pub, "audit/canonical/mixed.csv") == [(4, "missing clinician_id")]
+    assert pub.day("c1", "2026-03-02")["events"] == 2
+    assert pub.day("c2", "2026-03-02")["events"] == 3
+    assert quarantined(pub, "reference/roster.csv") == []
+    assert {r["clinician_id"]: r["department"] for r in pub.query(
+        "select clinician_id, department from ehr_time_by_clinician_period")} == {
+        "c1": "Medicine", "c2": "Surgery"}
+    for name, exc in errors.items():
+        [(line, reason)] = quarantined(pub, f"audit/canonical/{name}")
+        assert line is None and type(exc).__name__ in reason and "unexpected error" in reason
+        assert any(name in w for w in pub.summary.warnings)
+    assert pub.day("c9", "2026-03-02") is None
+    assert_reconciles(pub)
+
+
+def test_the_reference_loader_never_crashes_and_reads_cr_and_mixed_line_ends(tmp_path,
+                                                                            monkeypatch):
+    """Issue 22, case 4 for load_csv (roster, schedule, holidays, action maps)."""
+    import wow_metrics.ingest.rawcsv as rawcsv
+
+    columns = ["clinician_id", "department"]
+    cases = {"cr": b"clinician_id,department\rc1,Medicine\r\rc2,Surgery,extra\rc3,Surgery\r",
+             "mixed": b"clinician_id,department\r\nc1,Medicine\r\n\nc2,Surgery,extra\nc3,Surgery\n"}
+    with duckdb.connect() as con:
+        from wow_metrics.sqlfiles import install_macros
+
+        install_macros(con)
+        for name, data in cases.items():
+            path = tmp_path / f"{name}.csv"
+            path.write_bytes(data)
+            raw = rawcsv.load_csv(con, path, "_rows", columns, columns)
+            assert (raw.rows_read, [line for line, _ in raw.rejects]) == (3, [4]), name
+            assert con.execute("select source_line, clinician_id, department from _rows").fetchall() == [
+                (2, "c1", "Medicine"), (5, "c3", "Surgery")], name
+            con.execute("drop table _rows")
+        path = tmp_path / "dup.csv"
+        path.write_bytes(b"clinician_id,department,CLINICIAN_ID\nc1,Medicine,c2\n")
+        with pytest.raises(rawcsv.UnreadableFile, match="more than once"):
+            rawcsv.load_csv(con, path, "_rows", ["clinician_id", "department", "clinician_id"],
+                            columns)
+        monkeypatch.setattr(rawcsv, "census", lambda *a: 1 / 0)
+        with pytest.raises(rawcsv.UnreadableFile, match="ZeroDivisionError|division"):
+            rawcsv.load_csv(con, tmp_path / "cr.csv", "_rows", columns, columns)
+
+
+def test_impossible_utc_offsets_are_unparseable_times(landing):
+    """Issue 22, case 5: '+99:00' moved an instant by four days; offsets run from -12:00 to
+    +14:00 with minutes under 60, in extracts and in schedule start times."""
+    write(landing, NIGHT, b"clinician_id,event_time,action\n"
+                          b"c1,2026-03-02T14:00:00+99:00,Chart opened\n"      # 2: fast path
+                          b"c1,2026-03-02T14:00:00-99:59,Chart opened\n"      # 3
+                          b"c1,2026-03-02T14:00:00+15:00,Chart opened\n"      # 4
+                          b"c1,2026-03-02T14:00+1500,Chart opened\n"          # 5: full reading
+                          b"c1,2026-03-02T14:00:00+12:60,Chart opened\n"      # 6
+                          b"c1,2026-03-02T14:00:00.5-12:30,Chart opened\n"    # 7
+                          b"c1,2026-03-03T04:00:00+14:00,Chart opened\n"      # 8: Kiribati
+                          b"c1,2026-03-02T02:00:00-12:00,Chart opened\n"      # 9: Baker Island
+                          b"c1,2026-03-02T19:45:00+05:45,Chart opened\n")     # 10: Nepal
+    landing.schedule([
+        {"clinician_id": "c1", "appointment_id": "A1", "start_time": "2026-03-02T09:00:00+15:00",
+         "duration_minutes": "30", "status": "completed"},
+        {"clinician_id": "c1", "appointment_id": "A2", "start_time": "2026-03-02T09:00:00-99:00",
+         "duration_minutes": "30", "status": "completed"},
+        {"clinician_id": "c1", "appointment_id": "A3", "start_time": "2026-03-02T09:00:00+01:00",
+         "duration_minutes": "30", "status": "completed"}])
+    landing.config(reference_check_severity="warning")  # 2 of 3 schedule rows rejected
+    pub = landing.run()
+    rows = quarantined(pub, NIGHT)
+    assert [line for line, _ in rows] == [2, 3, 4, 5, 6, 7]
+    assert all("UTC offset outside -12:00 to +14:00" in r for _, r in rows), rows
+    assert [e["event_at"] for e in lake_events(landing)] == [utc(2026, 3, 2, 14, 0)] * 3
+    schedule = quarantined(pub, "reference/schedule/schedule.csv")
+    assert [line for line, _ in schedule] == [2, 3]
+    assert all("UTC offset outside -12:00 to +14:00" in r for _, r in schedule), schedule
+    assert pub.day("c1", "2026-03-02")["scheduled_minutes"] == 30.0
+    assert_reconciles(pub)
+
+
+def test_a_column_named_twice_quarantines_the_file(landing):
+    """Issue 22, case 6: `action,action` or `clinician_id ... CLINICIAN_ID` used the last one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write(landing, "audit/canonical/twice.csv", b"clinician_id,event_time,action,action\n"
+                                                b"c1,2026-03-02T14:00:00Z,Chart opened,Other\n")
+    write(landing, "audit/epic_access_log/case.csv",
+          b"USER_ID,ACCESS_INSTANT,METRIC_NAME,user_id\n"
+          b"u1,2026-03-02 14:00:00,Notes viewed,ZPAT-1\n")
+    path = landing.root / "audit" / "canonical" / "case.parquet"
+    pq.write_table(pa.table({"clinician_id": ["c1"], "event_time": ["2026-03-02T14:00:00Z"],
+                             "action": ["a"], "CLINICIAN_ID": ["c2"]}), path)
+    write(landing, "audit/canonical/good.csv", _night(2))
+    write(landing, "reference/roster.csv", b"clinician_id,department,CLINICIAN_ID\nc1,Medicine,c2\n")
+    landing.config(reference_check_severity="warning")  # a roster quarantined whole is refused
+    pub = landing.run()
+    for relative, names in (("audit/canonical/twice.csv", "action, action"),
+                            ("audit/epic_access_log/case.csv", "USER_ID, user_id"),
+                            ("audit/canonical/case.parquet", "clinician_id, CLINICIAN_ID")):
+        [(line, reason)] = quarantined(pub, relative)
+        assert line is None and f"named more than once in the header ({names}" in reason, reason
+        assert "ZPAT-1" not in reason
+    [(line, reason)] = quarantined(pub, "reference/roster.csv")
+    assert line is None and "more than once" in reason
+    assert pub.day("c1", "2026-03-02")["events"] == 2
+    assert_reconciles(pub)
+
+
+def test_ids_with_control_characters_or_too_long_are_quarantined_without_echo(tmp_path):
+    """Issue 22, case 7: a NUL byte or a 10,000-character id made a phantom clinician whose id
+    the run summary printed. Ids are at most 128 characters, action and report name 256, and
+    none may hold a control character; the reason never shows the value."""
+    long_id = "D" * 10_000
+    path = tmp_path / "night.csv"
+    path.write_bytes(
+        b"clinician_id,event_time,action,patient_id,workstation_id\n"
+        b"c1,2026-03-02T14:00:00Z,Chart opened,ZPAT-1,WS1\n"               # 2: good
+        b"c1\x00x,2026-03-02T14:01:00Z,Chart opened,ZPAT-1,WS1\n"          # 3
+        + long_id.encode() + b",2026-03-02T14:02:00Z,Chart opened,ZPAT-1,WS1\n"  # 4
+        b"c1,2026-03-02T14:03:00Z,Chart opened,ZPAT\x07-2,WS1\n"           # 5: patient id
+        b"c1,2026-03-02T14:04:00Z,Chart opened,ZPAT-1," + b"W" * 129 + b"\n"  # 6: workstation
+        b"c1,2026-03-02T14:05:00Z,Chart\x1b[2Jopened,ZPAT-1,WS1\n"         # 7: action
+        b"c1,2026-03-02T14:0\x006:00Z,Chart opened,ZPAT-1,WS1\n"           # 8: time
+        b"c1,2026-03-02T14:07:00Z,Chart opened,ZPAT-1,WS1\n")              # 9: good
+    result, rows = _ingest(path)
+    assert (result["rows_read"], result["rows_written"], result["rows_quarantined"]) == (8, 2, 6)
+    assert rows == [
+        (3, "clinician_id contains a control character (U+0000)", None),
+        (4, "clinician_id has 10000 characters (at most 128)", None),
+        (5, "patient_id contains a control character (U+0007)", "c1"),
+        (6, "workstation_id has 129 characters (at most 128)", "c1"),
+        (7, "action contains a control character (U+001B)", "c1"),
+        (8, 'unparseable event_time (value "9999-99-99A99:9?9:99A")', "c1")]
+    assert "ZPAT" not in repr(rows) and "\x00" not in repr(rows) and "DDDD" not in repr(rows)
+
+
+def test_a_record_with_a_hundred_thousand_fields_is_cut_out_before_the_csv_reader(tmp_path):
+    """Issue 22, case 8: DuckDB's cost for a record with too many fields grows with the square
+    of the surplus (100,000 fields: 63 s and 3.2 GB). A line with more fields than the header's
+    plus 1,024 is left out of what DuckDB reads and quarantined; the rest of the file loads."""
+    path = tmp_path / "night.csv"
+    path.write_bytes(b"clinician_id,event_time,action\n"
+                     b"c1,2026-03-02T14:00:00Z,Chart opened\n"
+                     b"c1,2026-03-02T14:01:00Z," + b",".join([b"x"] * 100_000) + b"\n"
+                     b"c1,2026-03-02T14:03:00Z,Chart opened,one too many\n"
+                     b"c1,2026-03-02T14:04:00Z,Chart opened\n")
+    result, rows = _ingest(path)
+    assert (result["rows_read"], result["rows_written"], result["rows_quarantined"]) == (4, 2, 2)
+    assert [(line, reason.split(":")[0]) for line, reason, _ in rows] == [
+        (3, "malformed CSV record (too many columns)"), (4, "malformed CSV record (too many columns)")]
+    assert "100,002 fields on one line, more than the 1,027 read" in rows[0][1]
+
+
+def test_links_out_of_the_landing_zone_are_never_followed_and_every_path_is_recorded(
+        landing, tmp_path):
+    """Issue 22, case 9: links in audit/ were followed out of the landing zone (a run read
+    system files), and a dangling link got no manifest row."""
+    outside = tmp_path / "elsewhere" / "secret.csv"
+    outside.parent.mkdir()
+    outside.write_bytes(_night(3, clinician="SECRET"))
+    write(landing, "audit/canonical/real.csv", _night(2))
+    folder = landing.root / "audit" / "canonical"
+    (folder / "outside.csv").symlink_to(outside)
+    (folder / "outside-folder").symlink_to(outside.parent, target_is_directory=True)
+    (folder / "dangling.csv").symlink_to(tmp_path / "gone.csv")
+    (folder / "inside.csv").symlink_to(folder / "real.csv")  # inside the landing zone: followed
+    os.mkfifo(folder / "pipe.csv")
+    write(landing, "audit/stray.csv", _night(1, clinician="STRAY"))  # not in a format folder
+    pub = landing.run()
+    statuses = {r["file_path"]: (r["status"], r["format"]) for r in pub.query(
+        "select * from ingest_manifest where file_kind = 'audit_extract'")}
+    assert statuses == {
+        # inside.csv comes first in path order: the link is read, real.csv is its copy
+        "audit/canonical/inside.csv": ("ingested", "canonical"),
+        "audit/canonical/real.csv": ("duplicate_content", "canonical"),
+        "audit/canonical/outside.csv": ("quarantined", None),
+        "audit/canonical/outside-folder": ("quarantined", None),
+        "audit/canonical/dangling.csv": ("quarantined", None),
+        "audit/canonical/pipe.csv": ("quarantined", None),
+        "audit/stray.csv": ("quarantined", None)}
+    reasons = {path: quarantined(pub, path)[0][1] for path, (status, _) in statuses.items()
+               if status == "quarantined"}
+    assert "outside the landing zone: not followed" in reasons["audit/canonical/outside.csv"]
+    assert "outside the landing zone: not followed" in reasons["audit/canonical/outside-folder"]
+    assert "does not exist" in reasons["audit/canonical/dangling.csv"]
+    assert "a named pipe, not a regular file" in reasons["audit/canonical/pipe.csv"]
+    assert "not in a format folder" in reasons["audit/stray.csv"]
+    assert {e["clinician_id"] for e in lake_events(landing)} == {"c1"}
+    assert pub.day("SECRET", "2026-03-02") is None
+    assert_reconciles(pub)
+    again = landing.run()  # recorded once: the next run has nothing new
+    assert again.summary.ingest.files_ingested == again.summary.ingest.files_quarantined == 0
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_paths_with_a_quote_are_bound_not_pasted_into_sql(tmp_path, monkeypatch, small):
+    """Issue 22, case 10: a landing or warehouse path holding ' crashed every run."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import wow_metrics.ingest as ingest
+
+    if not small:
+        monkeypatch.setattr(ingest, "SMALL_EXTRACT_BYTES", 0)
+    folder = tmp_path / "o'brien's landing"
+    folder.mkdir()
+    warehouse = tmp_path / "wh 'quoted'"
+    clean = folder / "clean.csv"
+    clean.write_bytes(_night(3))
+    bad = folder / "bad.csv"  # a malformed record: the careful reading, its census and pipe
+    bad.write_bytes(_night(3) + b"c1,2026-03-02T09:00:00Z,a,b\n"
+                    b"c1,2026-03-02T09:01:00Z,Chart opened\r\n")
+    parquet = folder / "night.parquet"
+    pq.write_table(pa.table({"clinician_id": ["c1", None], "event_time": ["2026-03-02T14:00:00Z"] * 2,
+                             "action": ["a", "a"]}), parquet)
+    for path, expected in ((clean, (3, 3, 0)), (bad, (5, 4, 1)), (parquet, (2, 1, 1))):
+        result, rows = _ingest(path, f"audit/canonical/{path.name}", warehouse / path.stem)
+        assert result["status"] == "ingested", result
+        assert (result["rows_read"], result["rows_written"], result["rows_quarantined"]) == expected
+        assert len(rows) == expected[2]

@@ -515,8 +515,8 @@ def test_line_numbers_are_physical_after_a_quoted_embedded_newline(landing):
     path.parent.mkdir(parents=True)
     path.write_text(
         "clinician_id,event_time,action,workstation_id\n"     # line 1
-        'c1,2026-03-02T14:00:00Z,Chart opened,"WS\n'          # line 2 (record spans 2-3)
-        'EAST"\n'                                             # line 3
+        'c1,2026-03-02T14:00:00Z,"Chart\n'                   # line 2 (record spans 2-3)
+        'opened",WS1\n'                                       # line 3
         "c1,2026-03-02T14:01:00Z,Chart opened,WS1,surplus\n"  # line 4: too many fields
         ",2026-03-02T14:02:00Z,Chart opened,WS1\n"            # line 5: missing clinician
         "c1,2026-03-02T14:03:00Z,Chart opened,WS1\n"          # line 6
@@ -526,7 +526,9 @@ def test_line_numbers_are_physical_after_a_quoted_embedded_newline(landing):
     assert [line for line, _ in rows] == [4, 5]
     assert rows[1][1] == "missing clinician_id"
     events = lake_events(landing)
-    assert [(e["source_line"], e["workstation_id"]) for e in events] == [(2, "WS\nEAST"), (6, "WS1")]
+    # (A line break is allowed inside text such as an action, never inside an id.)
+    assert [(e["source_line"], e["action"]) for e in events] == [(2, "Chart\nopened"),
+                                                                  (6, "Chart opened")]
     assert counts(live_manifest(pub, "audit/canonical/night.csv")) == {
         "rows_read": 4, "rows_loaded": 2, "rows_quarantined": 2, "rows_duplicate": 0,
         "rows_excluded": 0}

@@ -6,7 +6,9 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import re
 import shutil
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,10 @@ from wow_metrics.faults import ResourceError
 from wow_metrics.files import durable_replace
 from wow_metrics.ingest.formats import ROLES, ExtractFormat, Registry, registry
 from wow_metrics.ingest.rawcsv import (
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
     UnreadableFile,
+    is_resource_fault,
     parquet_columns,
     read_first_line,
     stream_csv,
@@ -29,6 +34,7 @@ from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, Lake, atomic_write_parqu
 from wow_metrics.progress import mark
 from wow_metrics.pseudonym import hmac_pads, key_fingerprint
 from wow_metrics.sqlfiles import install_macros, read_sql
+from wow_metrics.warehouse import sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +71,16 @@ class SourceFile:
     relative: str
     format: ExtractFormat | None  # None: not readable as any known format
     problem: str | None = None    # why it cannot be read, when format is None
+    # A path that is never opened (a link not followed, a named pipe): what it is, hashed in
+    # place of its content so the manifest can record it.
+    unread: str | None = None
 
     @property
     def format_name(self) -> str:
-        return self.format.name if self.format else self.relative.split("/")[1]
+        if self.format:
+            return self.format.name
+        parts = self.relative.split("/")
+        return parts[1] if len(parts) > 2 else ""
 
 
 @dataclass
@@ -79,40 +91,99 @@ class IngestReport:
     files_ingested: int = 0
     files_quarantined: int = 0
     files_skipped: int = 0
+    files_deferred: int = 0   # changed while this run read them: read again by the next run
     rows_read: int = 0
     rows_written: int = 0
     rows_quarantined: int = 0
     messages: list[str] = field(default_factory=list)
 
 
+def _walk(folder: Path) -> list[Path]:
+    """Every entry under folder, in name order, descending into folders but never into links."""
+    with os.scandir(folder) as entries:
+        ordered = sorted(entries, key=lambda e: e.name)
+    found: list[Path] = []
+    for entry in ordered:
+        if entry.is_dir(follow_symlinks=False):
+            found.extend(_walk(Path(entry.path)))
+        else:
+            found.append(Path(entry.path))
+    return found
+
+
+def _not_followed(path: Path, root: Path) -> str | None:
+    """Why a path under audit/ is not read, when it is a link that is not followed or not a
+    regular file; None for a regular file or a link to one inside the landing zone."""
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if not target.exists():
+            return f"a symbolic link whose target ({os.readlink(path)}) does not exist"
+        if not target.is_relative_to(root):
+            return (f"a symbolic link to {target}, outside the landing zone: not followed "
+                    "(extracts are read only from inside the landing zone; copy the file in)")
+        if target.is_dir():
+            return "a symbolic link to a folder: not followed (put the files themselves under audit/)"
+        path = target
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISBLK(mode) or stat.S_ISCHR(mode) else "not a file")
+        return f"{kind}, not a regular file: not read"
+    return None
+
+
 def discover(landing: Path, formats: Registry | None = None) -> list[SourceFile]:
-    """Every extract under <landing>/audit/<format>/, in relative-path (code-point) order."""
+    """Every extract under <landing>/audit/<format>/, in relative-path (code-point) order.
+
+    Nothing under audit/ is passed over in silence: a file of an unknown format or type, a file
+    outside a format folder, a symbolic link that is not followed and anything that is not a
+    regular file is recorded and quarantined whole (hidden files, editor and transfer
+    leftovers, are ignored). A link is followed only to a regular file inside the landing zone
+    (its target resolved); one leading outside it, to a folder, or to nothing is not: a run
+    never reads what the landing zone does not hold.
+    """
     formats = formats if formats is not None else registry(landing)
     audit = landing / "audit"
     found: list[SourceFile] = []
     if not audit.is_dir():
         return found
-    # Nothing under audit/ is passed over in silence: a file of an unknown format or type is
-    # recorded and quarantined whole. Hidden files (editor and transfer leftovers) are ignored.
-    for fmt_dir in sorted(p for p in audit.iterdir() if p.is_dir()):
-        fmt = formats.get(fmt_dir.name)
-        for path in fmt_dir.rglob("*"):
-            if not path.is_file() or any(part.startswith(".") for part in path.parts[-1:]):
-                continue
-            relative = path.relative_to(landing).as_posix()
-            if fmt is None and fmt_dir.name in formats.broken:
-                problem = f"the declaration of format {fmt_dir.name} is unusable: {formats.broken[fmt_dir.name]}"
-                found.append(SourceFile(path, relative, None, problem))
-            elif fmt is None:
-                problem = (f"unknown extract format folder audit/{fmt_dir.name} "
-                           f"(declared formats: {', '.join(formats.names())}; a site declares "
-                           f"its own in formats/{fmt_dir.name}.yml)")
-                found.append(SourceFile(path, relative, None, problem))
-            elif not path.name.lower().endswith(EXTRACT_SUFFIXES):
-                problem = f"not an extract file type (expected {', '.join(EXTRACT_SUFFIXES)})"
-                found.append(SourceFile(path, relative, None, problem))
-            else:
-                found.append(SourceFile(path, relative, fmt))
+    root = Path(os.path.realpath(landing))
+    if audit.is_symlink() and not Path(os.path.realpath(audit)).is_relative_to(root):
+        return [SourceFile(audit, "audit", None,
+                           f"audit/ is a symbolic link to {os.path.realpath(audit)}, outside the "
+                           "landing zone: not followed", unread=f"link to {os.path.realpath(audit)}")]
+    for path in _walk(audit):
+        if path.name.startswith("."):
+            continue
+        relative = path.relative_to(landing).as_posix()
+        try:
+            skipped = _not_followed(path, root)
+        except OSError as exc:
+            skipped = f"cannot be examined: {exc.strerror or exc}"
+        if skipped is not None:
+            target = os.readlink(path) if path.is_symlink() else "special file"
+            found.append(SourceFile(path, relative, None, skipped, unread=f"{skipped}: {target}"))
+            continue
+        depth = len(relative.split("/"))
+        fmt_name = relative.split("/")[1]
+        fmt = formats.get(fmt_name) if depth > 2 else None
+        if depth <= 2:
+            problem = ("not in a format folder: extracts go under audit/<format>/ (declared "
+                       f"formats: {', '.join(formats.names())})")
+            found.append(SourceFile(path, relative, None, problem))
+        elif fmt is None and fmt_name in formats.broken:
+            problem = f"the declaration of format {fmt_name} is unusable: {formats.broken[fmt_name]}"
+            found.append(SourceFile(path, relative, None, problem))
+        elif fmt is None:
+            problem = (f"unknown extract format folder audit/{fmt_name} "
+                       f"(declared formats: {', '.join(formats.names())}; a site declares "
+                       f"its own in formats/{fmt_name}.yml)")
+            found.append(SourceFile(path, relative, None, problem))
+        elif not path.name.lower().endswith(EXTRACT_SUFFIXES):
+            problem = f"not an extract file type (expected {', '.join(EXTRACT_SUFFIXES)})"
+            found.append(SourceFile(path, relative, None, problem))
+        else:
+            found.append(SourceFile(path, relative, fmt))
     return sorted(found, key=lambda s: s.relative)
 
 
@@ -151,6 +222,15 @@ class PendingFile:
     problem: str | None = None
     note: str | None = None
     fmt: ExtractFormat | None = None
+    # The rest of the file's stat when it was hashed: a file that differs in any of them when
+    # it is read has changed since (ctime: any write, even one that puts mtime back).
+    ctime_ns: int = 0
+    inode: int = 0
+    device: int = 0
+
+    @property
+    def planned_stat(self) -> tuple[int, int, int, int, int]:
+        return (self.size_bytes, self.mtime_ns, self.ctime_ns, self.inode, self.device)
 
     @property
     def format_fingerprint(self) -> str | None:
@@ -169,6 +249,9 @@ class IngestPlan:
     now: dt.datetime
     fingerprint: str
     default_timezone: str
+    # Live versions this plan supersedes, per path, with their status and message before: a
+    # file that changes while it is read is left for the next run and its old version kept.
+    replaced: dict[str, list[tuple[dict, str, str | None]]] = field(default_factory=dict)
 
 
 def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_id: str,
@@ -212,9 +295,16 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     # place (an earlier lake where it shadowed one gets the real file back below).
     live = {r["content_sha256"]: r["file_path"] for r in manifest
             if r["status"] in LIVE_STATUSES and not is_unusable(r)}
+    stats = {}
     for src in sources:
-        stat = src.path.stat()
-        sha = by_stat.get((src.relative, stat.st_size, stat.st_mtime_ns)) or file_sha256(src.path)
+        if src.unread is not None:
+            # Never opened (a link not followed, a named pipe): what it is stands for its content.
+            st = src.path.lstat()
+            sha = hashlib.sha256(f"not read: {src.unread}".encode()).hexdigest()
+        else:
+            st = src.path.stat()
+            sha = by_stat.get((src.relative, st.st_size, st.st_mtime_ns)) or file_sha256(src.path)
+        stats[src.relative] = st
         fingerprint_now = src.format.fingerprint if src.format else None
         reread = (latest_sha.get(src.relative) == sha and src.relative in read_with
                   and read_with[src.relative] != fingerprint_now)
@@ -225,6 +315,8 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
         # This path now delivers other content (or must be read again): its live version goes.
         for old in manifest:
             if old["file_path"] == src.relative and old["status"] in LIVE_STATUSES:
+                plan.replaced.setdefault(src.relative, []).append((old, old["status"],
+                                                                   old["message"]))
                 old["status"] = "superseded"
                 live.pop(old["content_sha256"], None)
                 if reread:
@@ -234,8 +326,8 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
                     old["message"] = f"replaced by a changed file with the same name ({sha[:12]})"
                     report.messages.append(f"{src.relative}: changed since last ingest; "
                                            "the new version replaces the old one")
-        pending = PendingFile(src.relative, str(src.path), src.format_name, sha, stat.st_size,
-                              stat.st_mtime_ns, src.problem, fmt=src.format)
+        pending = PendingFile(src.relative, str(src.path), src.format_name, sha, st.st_size,
+                              st.st_mtime_ns, src.problem, fmt=src.format, **_stat_fields(st))
         if src.format is None:
             plan.pending.append(pending)  # quarantined whole; it holds no content of the lake
         elif sha in live:
@@ -259,10 +351,12 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
                 or src.format is None):
             continue
         manifest.remove(row)
+        st = stats[src.relative]
         plan.pending.append(PendingFile(
-            src.relative, str(src.path), src.format_name, row["content_sha256"], row["size_bytes"],
-            row["mtime_ns"], src.problem,
-            note="re-ingested: the file whose content it duplicated was replaced", fmt=src.format))
+            src.relative, str(src.path), src.format_name, row["content_sha256"], st.st_size,
+            st.st_mtime_ns, src.problem,
+            note="re-ingested: the file whose content it duplicated was replaced", fmt=src.format,
+            **_stat_fields(st)))
         live[row["content_sha256"]] = src.relative
         report.files_skipped -= 1
     plan.orphaned = {r["content_sha256"] for r in manifest if r["status"] == "superseded"} - set(live)
@@ -273,6 +367,10 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
         lake.save_manifest(manifest)
         mark("ingest.superseded_saved")
     return plan
+
+
+def _stat_fields(st: os.stat_result) -> dict[str, int]:
+    return {"ctime_ns": st.st_ctime_ns, "inode": st.st_ino, "device": st.st_dev}
 
 
 def is_unusable(row: dict) -> bool:
@@ -350,13 +448,26 @@ def ingest_pending(pending: PendingFile, lake: Lake, settings: Settings, key: by
     con = con or _thread_connection(*_worker_limits(settings, workers))
     fmt = pending.fmt if pending.problem is None else None
     src = SourceFile(Path(pending.path), pending.relative, fmt, pending.problem)
-    return _ingest_one(con, src, pending.sha, lake, settings, key, now, workers)
+    return _ingest_one(con, src, pending.sha, lake, settings, key, now, workers,
+                       planned=pending.planned_stat)
 
 
 def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestReport:
     """Write the manifest for a plan whose pending files were ingested, in plan order."""
     report = plan.report
+    taken = {p.sha for p, row in zip(plan.pending, results, strict=True)
+             if row["status"] != "deferred"}
     for pending, row in zip(plan.pending, results, strict=True):
+        if row["status"] == "deferred":
+            # Nothing of it is recorded: the version before it (if any) stays live, unless
+            # its content went to another path of this plan.
+            for old, status, message in plan.replaced.get(pending.relative, []):
+                if old["content_sha256"] not in taken:
+                    old["status"], old["message"] = status, message
+            report.files_deferred += 1
+            report.messages.append(row["message"])
+            log.warning(row["message"])
+            continue
         entry = {**_manifest_base(plan, pending), **row}
         if pending.note:
             entry["message"] = f"{entry['message']}; {pending.note}" if entry["message"] else pending.note
@@ -372,10 +483,28 @@ def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestRe
     if plan.pending or plan.manifest != lake.load_manifest():
         lake.save_manifest(plan.manifest)
         mark("ingest.manifest_saved")
-    for sha in plan.orphaned:
+    live = {r["content_sha256"] for r in plan.manifest if r["status"] in LIVE_STATUSES}
+    for sha in sorted(plan.orphaned - live):
         lake.remove_content(sha)
         mark("ingest.orphan_removed")
     return report
+
+
+def _has_bad_values(con, raw_sql: str) -> bool:
+    """Whether any clinician, workstation, metric or process id, action or report name of the
+    file is too long or holds a control character: checked on distinct values (few), so that
+    clean files skip the row-by-row checks in sql/ingest/declared_format.sql."""
+    branches = [
+        f"select v, {limit} as max_chars, {str(text).lower()} as allow_breaks "
+        f"from (select distinct {column} as v from {raw_sql})"
+        for column, limit, text in (
+            ("clinician_id", MAX_ID_CHARS, False), ("action", MAX_TEXT_CHARS, True),
+            ("report_name", MAX_TEXT_CHARS, True), ("workstation_id", MAX_ID_CHARS, False),
+            ("metric_id", MAX_ID_CHARS, False), ("process_id", MAX_ID_CHARS, False))]
+    return bool(con.execute(
+        f"select count(*) from ({' union all '.join(branches)}) "
+        "where wow_value_problem(wow_clean_id(v), max_chars, allow_breaks) is not null"
+    ).fetchall()[0][0])
 
 
 def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint: str) -> None:
@@ -410,8 +539,16 @@ def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -
 
 
 def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
-                now: dt.datetime, workers: int = 1) -> dict:
-    """Stream one extract through Parquet scratch files into the lake (never held whole in memory)."""
+                now: dt.datetime, workers: int = 1,
+                planned: tuple[int, int, int, int, int] | None = None) -> dict:
+    """Stream one extract through Parquet scratch files into the lake (never held whole in memory).
+
+    `planned`: the file's (size, mtime_ns, ctime_ns, inode, device) when its content was hashed.
+    A file that differs from it when reading starts, or that changes while it is read, is not
+    recorded (status `deferred`): the manifest would describe bytes that were not the ones read.
+    No file stops the run: one that cannot be read, for any reason but the machine's own
+    (memory, disk, permissions on the warehouse), is quarantined whole with the reason.
+    """
     mark("ingest.file_started")
     if src.format is None:
         # Nothing is written to the lake: its files are keyed by content, which a copy of a
@@ -420,14 +557,23 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
         log.error(message)
         return {"status": "quarantined", "rows_read": 0, "rows_quarantined": 0, "rows_written": 0,
                 "message": message}
+    before = _file_stat(src.path)
+    if planned is not None and not _same_file(planned, before):
+        return _deferred(src, planned, before, "since this run planned to read it")
     scratch = lake.root / "scratch" / f"{sha}-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(scratch, ignore_errors=True)
     (scratch / "spill").mkdir(parents=True)
     con.execute("set temp_directory = $d", {"d": str(scratch / "spill")})
     # Record numbers (row_number() over ()) follow the file's order only while DuckDB keeps it.
     con.execute("set preserve_insertion_order = true")
+
+    def unchanged() -> dict | None:
+        """None while the file is as it was when reading began; else the deferred result."""
+        after = _file_stat(src.path)
+        return None if after == before else _deferred(src, before, after, "while this run read it")
+
     try:
-        return _ingest_streamed(con, src, sha, lake, settings, key, now, scratch)
+        return _ingest_streamed(con, src, sha, lake, settings, key, now, scratch, unchanged)
     except duckdb.OutOfMemoryException as exc:
         raise IngestMemoryError(
             f"{src.relative}: reading it needs more memory than DuckDB may use "
@@ -437,12 +583,55 @@ def _ingest_one(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, 
             "Raise memory_limit in wow.yaml (measured on a 3M-row extract: "
             "160MB is enough with two threads) or lower threads. Nothing of this file was published; the next run reads it again."
         ) from None
+    except Exception as exc:  # noqa: BLE001 (one file never stops the run, SPEC 9)
+        if is_resource_fault(exc) or isinstance(exc, OSError | duckdb.IOException):
+            raise  # the machine's fault (disk, permissions, I/O), not the file's: never recorded
+        changed = unchanged()
+        if changed is not None:
+            return changed
+        # The message's first line, without what it quotes: an error may echo a value of the
+        # file (a patient id in the wrong column), which no reason or log may show.
+        first = (str(exc).replace(str(src.path), src.relative).strip().splitlines()
+                 or ["no message"])[0]
+        first = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", first)[:300]
+        return _quarantine_whole_file(
+            lake, sha, src, f"unexpected error while reading it ({type(exc).__name__}: {first})")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _same_file(planned: tuple[int, ...], now: tuple[int, ...] | None) -> bool:
+    """Whether a stat is the planned one (ctime, inode and device only where they were known)."""
+    return now is not None and all(p == n for i, (p, n) in enumerate(zip(planned, now, strict=True))
+                                   if i < 2 or p)
+
+
+def _file_stat(path: Path) -> tuple[int, int, int, int, int] | None:
+    """(size, mtime_ns, ctime_ns, inode, device) of the file a path leads to; None when gone."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _deferred(src: SourceFile, was, now, when: str) -> dict:
+    if now is None:
+        what = "was removed or became unreadable"
+    elif was[3] and was[3:] != now[3:]:
+        what = "was replaced by another file"
+    elif was[0] != now[0]:
+        what = f"changed size ({was[0]:,} -> {now[0]:,} bytes)"
+    else:
+        what = "was written to"
+    message = (f"{src.relative}: not ingested: the file {what} {when} (a delivery still being "
+               "written?); nothing of it was recorded, and the next run reads it again")
+    return {"status": "deferred", "rows_read": None, "rows_quarantined": None,
+            "rows_written": None, "message": message}
+
+
 def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Settings, key: bytes,
-                     now: dt.datetime, scratch: Path) -> dict:
+                     now: dt.datetime, scratch: Path, unchanged=lambda: None) -> dict:
     fmt = src.format
     assert fmt is not None
     roles, times = fmt.role_columns, fmt.time_columns
@@ -466,11 +655,20 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
             raw = stream_csv(con, src.path, header, delimiter, fmt.quote, fmt.encoding,
                              read_roles, raw_path, PSEUDONYMISED, pads)
     except UnreadableFile as exc:
+        # A file still being written may look unreadable (a gzip not yet complete).
+        changed = unchanged()
+        if changed is not None:
+            return changed
         # Readers name the absolute path; published tables name the file as the landing zone does.
         return _quarantine_whole_file(lake, sha, src, str(exc).replace(str(src.path), src.relative))
 
     mark("ingest.raw_read")
-    raw_sql = f"read_parquet('{raw_path}')"
+    # Every byte of the file has been read (nothing below opens it): a file that changed while
+    # it was read is not recorded, before anything of it reaches the lake.
+    changed = unchanged()
+    if changed is not None:
+        return changed
+    raw_sql = f"read_parquet({sql_literal(str(raw_path))})"  # (a view takes no parameters)
     con.execute(f"create or replace temp view raw_events as select * from {raw_sql}")
     # From here on rows carry their line numbers: DuckDB need not keep their order, which saves
     # the memory it would spend reordering parallel work.
@@ -484,12 +682,13 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     # without a clinician); each bucket's events are then sorted on their own, so the largest
     # sort is about a sixteenth of the file and a file larger than memory_limit goes through.
     params = fmt.sql_params(header, settings.default_timezone)
-    parsed_dir = scratch / "parsed"
     parse_sql = f"""
         select p.*, coalesce(b.bucket, -1) as bucket
         from ({read_sql('ingest/declared_format.sql')}) p
         left join clinician_buckets b using (clinician_id)"""
-    parse_params = {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE}
+    parse_params = {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE,
+                    "check_values": _has_bad_values(con, raw_sql), "max_id_chars": MAX_ID_CHARS,
+                    "max_text_chars": MAX_TEXT_CHARS}
     for old in lake.events_paths(sha):
         old.unlink()  # an earlier reading of this content (its format's declaration changed)
     # Events land in one file per clinician bucket, sorted by clinician and time, written to
@@ -508,9 +707,9 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
             f"""copy (
                 select {event_columns} from parsed_rows where reject_reason is null
                 order by bucket, clinician_id, event_at, source_line
-            ) to '{scratch / "events"}' (format parquet, compression zstd,
+            ) to $events (format parquet, compression zstd,
                 partition_by (bucket), filename_pattern 'part_{{i}}', write_partition_columns true)""",
-            event_params)
+            {**event_params, "events": str(scratch / "events")})
         parts = [(int(p.parent.name.split("=")[1]), p)
                  for p in sorted((scratch / "events").glob("bucket=*/*.parquet"))]
     else:
@@ -518,14 +717,16 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
         # no clinician), then each bucket is sorted on its own, so the largest sort is about a
         # sixteenth of the file and a file larger than memory_limit goes through.
         parsed_dir = scratch / "parsed"
-        con.execute(f"copy ({parse_sql}) to '{parsed_dir}' "
+        con.execute(f"copy ({parse_sql}) to $parsed "
                     "(format parquet, compression zstd, partition_by (bucket), "
-                    "write_partition_columns true)", parse_params)
+                    "write_partition_columns true)", {**parse_params, "parsed": str(parsed_dir)})
         if not any(parsed_dir.glob("*/*.parquet")):  # a header and no rows
             (parsed_dir / "bucket=-1").mkdir(parents=True)
-            con.execute(f"copy ({parse_sql} limit 0) to '{parsed_dir}/bucket=-1/empty.parquet' "
-                        "(format parquet)", parse_params)
-        parsed = f"read_parquet('{parsed_dir}/*/*.parquet', hive_partitioning = false)"
+            con.execute(f"copy ({parse_sql} limit 0) to $empty (format parquet)",
+                        {**parse_params, "empty": str(parsed_dir / "bucket=-1" / "empty.parquet")})
+        # Read by several statements below, some without parameters: quoted, not bound.
+        parsed = (f"read_parquet({sql_literal(str(parsed_dir / '*' / '*.parquet'))}, "
+                  "hive_partitioning = false)")
         parts = []
         for bucket in sorted(int(d.name.split("=")[1]) for d in parsed_dir.glob("bucket=*")):
             if bucket < 0:
@@ -534,13 +735,14 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
             con.execute(
                 f"""copy (
                     select {event_columns}
-                    from read_parquet('{parsed_dir}/bucket={bucket}/*.parquet',
-                                      hive_partitioning = false)
+                    from read_parquet($bucket_files, hive_partitioning = false)
                     where reject_reason is null
                     order by clinician_id, event_at, source_line
-                ) to '{part}' (format parquet, compression zstd)""",
-                event_params)
-            if con.execute(f"select count(*) from read_parquet('{part}')").fetchall()[0][0]:
+                ) to $part (format parquet, compression zstd)""",
+                {**event_params, "part": str(part),
+                 "bucket_files": str(parsed_dir / f"bucket={bucket}" / "*.parquet")})
+            if con.execute("select count(*) from read_parquet($p)",
+                           {"p": str(part)}).fetchall()[0][0]:
                 parts.append((bucket, part))  # (a bucket whose rows were all quarantined: none)
     con.execute("drop view raw_events")
     raw_path.unlink()
@@ -562,8 +764,9 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
                 group by all
             ) join clinician_buckets using (clinician_id)
             order by all
-        ) to '{extents_tmp}' (format parquet)
-        """
+        ) to $extents (format parquet)
+        """,
+        {"extents": str(extents_tmp)},
     )
     lake.extents_path(sha).parent.mkdir(parents=True, exist_ok=True)
     durable_replace(extents_tmp, lake.extents_path(sha))
@@ -589,13 +792,13 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
                     select source_line, reject_reason, clinician_id from {parsed}
                     where reject_reason is not null
                 ) order by source_line
-            ) to '{quarantine_tmp}' (format parquet)
+            ) to $quarantine (format parquet)
             """,
-            {"source_file": src.relative},
+            {"source_file": src.relative, "quarantine": str(quarantine_tmp)},
         )
         examples = con.execute(
-            f"select source_line, reason from read_parquet('{quarantine_tmp}') "
-            "order by source_line limit 5").fetchall()
+            "select source_line, reason from read_parquet($q) order by source_line limit 5",
+            {"q": str(quarantine_tmp)}).fetchall()
         for line, reason in examples:
             log.warning("%s line %s: %s", src.relative, line, reason)
         if n_quarantined > len(examples):

@@ -154,14 +154,16 @@ class ExtractFormat:
         """Why a file with this header cannot be read as this format, or None.
 
         The header's own cells are echoed only where they are this format's column names: a
-        file whose header is missing has data (perhaps a patient id) on its first line.
+        file whose header is missing has data (perhaps a patient id) on its first line. A
+        column of the format named twice (`action,action`, or `clinician_id` and
+        `CLINICIAN_ID`: names match in any case) makes the file ambiguous.
         """
         present = {h.lower() for h in header}
         missing = [c for c in self.required_columns if c.lower() not in present]
         if not any(c.lower() in present for c in self.time_columns):
             missing.append(" or ".join(self.time_columns))
         if not missing:
-            return None
+            return self.repeated_problem(header)
         recognised = self.recognised(header)
         others = len(header) - len(recognised)
         found = (f"recognised column(s): {', '.join(recognised)}" if recognised
@@ -169,6 +171,19 @@ class ExtractFormat:
         if others:
             found += f"; {others} other column(s) not shown"
         return f"missing required column(s) {', '.join(missing)} for format {self.name} ({found})"
+
+    def repeated_problem(self, header: list[str]) -> str | None:
+        """Why a header that names a column of this format more than once cannot be read."""
+        known = {c.lower() for c in (*self.role_columns.values(), *self.time_columns)}
+        seen: dict[str, list[str]] = {}
+        for h in header:
+            if h.lower() in known:
+                seen.setdefault(h.lower(), []).append(h)
+        repeated = [", ".join(cells) for cells in seen.values() if len(cells) > 1]
+        if not repeated:
+            return None
+        return (f"column(s) named more than once in the header ({'; '.join(repeated)}; names "
+                "match in any case): which one holds the data is ambiguous")
 
     def split_header(self, line: str) -> tuple[list[str], str]:
         """The header's cell names and the delimiter to read the file with.
@@ -204,6 +219,10 @@ class ExtractFormat:
             "time_is_local_1": kind_1 == "local_wall_clock",
             "time_is_local_2": kind_2 == "local_wall_clock",
             "time_columns_text": " and ".join(present or self.time_columns),
+            "report_name_column": self.role_columns.get("report_name", "report_name"),
+            "workstation_column": self.role_columns.get("workstation_id", "workstation_id"),
+            "metric_column": self.role_columns.get("metric_id", "metric_id"),
+            "process_column": self.role_columns.get("process_id", "process_id"),
             "use_iso8601": ISO8601 in self.timestamp_formats,
             "patterns": [p for p in self.timestamp_formats if p != ISO8601] or ["%Y-%m-%d %H:%M:%S"],
             "use_patterns": any(p != ISO8601 for p in self.timestamp_formats),
