@@ -116,3 +116,11 @@ create or replace macro wow_value_problem(txt, max_chars, allow_breaks) as
             then 'contains a control character (U+'
                  || printf('%04X', unicode(regexp_extract(txt, '[\t\n\r]'))) || ')'
     end;
+
+-- The ranges of SPEC 1.3 and 1.4, stated once: staging rejects the rows outside them, and the
+-- contracts check the accepted and published rows with the same macros (two statements of one
+-- rule drift apart: a roster FTE of 1e-9 once passed staging and failed the gate).
+-- A clinical FTE in (0, 1.5].
+create or replace macro wow_fte_in_range(fte) as fte > 0 and fte <= 1.5;
+-- An appointment length in (0, 1440] minutes.
+create or replace macro wow_duration_in_range(minutes) as minutes > 0 and minutes <= 1440;

@@ -27,7 +27,7 @@ checked as (
             when clinician_id is null then 'missing clinician_id'
             when clinical_fte_text is not null and clinical_fte is null
                 then 'unparseable clinical_fte ' || clinical_fte_text
-            when clinical_fte is not null and not (clinical_fte > 0 and clinical_fte <= 1.5)
+            when clinical_fte is not null and not wow_fte_in_range(clinical_fte)
                 then 'clinical_fte ' || clinical_fte_text || ' out of range (0, 1.5]'
             when timezone_text is not null and timezone_text not in (select name from zones)
                 then 'unknown time zone ' || timezone_text

@@ -51,7 +51,7 @@ checked as (
                 then 'start_time ' || start_time_text || ' does not exist in ' || timezone || ' (DST gap)'
             when duration_text is null then 'missing duration_minutes'
             when duration_minutes is null then 'unparseable duration_minutes ' || duration_text
-            when not (duration_minutes > 0 and duration_minutes <= 1440)
+            when not wow_duration_in_range(duration_minutes)
                 then 'duration_minutes ' || duration_text || ' out of range (0, 1440]'
             when status is null then 'missing status'
             when status not in ('scheduled', 'arrived', 'completed', 'no_show', 'canceled')
@@ -76,7 +76,11 @@ select
     clinician_id,
     appointment_id,
     start_at::TIMESTAMPTZ as start_at,
-    (start_at + to_microseconds(cast(round(duration_minutes * 60e6) as BIGINT)))::TIMESTAMPTZ as end_at,
+    -- Only a row that passed its checks has an end: a rejected duration (1e20, NaN) would not
+    -- fit the cast and would stop the build.
+    (case when reject_reason is null
+          then start_at + to_microseconds(cast(round(duration_minutes * 60e6) as BIGINT))
+     end)::TIMESTAMPTZ as end_at,
     timezone(timezone, start_at)::DATE as start_date,
     duration_minutes,
     status,

@@ -13,6 +13,9 @@ SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
 
 EXIT_BUSY = 3  # another process is writing the warehouse; nothing was changed
 EXIT_RESOURCE = 4  # disk full, warehouse not writable or memory too small; nothing was published
+# An unexpected error: a bug, not bad data (sysexits' EX_SOFTWARE), so a scheduler can tell it
+# from a data-quality block (1) or bad input (2).
+EXIT_INTERNAL = 70
 
 DESCRIPTION = """\
 wow-metrics: EHR work outside of work (WOW), pajama time, inbox and documentation time per
@@ -47,11 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
         "folder, an empty landing zone or an invalid wow.yaml; 3 if another run is writing "
         "the same warehouse (it waits lock_wait_seconds of wow.yaml first); 4 if the disk is "
         "full, the warehouse is not writable or memory_limit is too small (nothing was "
-        "published).")
+        "published); 70 on an unexpected error, a bug rather than bad data (the traceback is "
+        "printed; nothing was published).")
     run.add_argument("--landing", required=True, type=Path, help="landing-zone folder (SPEC 1)")
     run.add_argument("--warehouse", required=True, type=Path, help="warehouse folder (created)")
     run.add_argument("--full-refresh", action="store_true",
-                     help="forget the lake and re-ingest every extract from the landing zone")
+                     help="rebuild every table from the lake (the system of record: extracts "
+                     "already purged from the landing zone keep their rows)")
+    run.add_argument("--reingest", action="store_true",
+                     help="re-read every extract of the landing zone into a new lake (after "
+                     "changing default_timezone or the pseudonym key); refuses, changing "
+                     "nothing, if the lake holds extracts the landing zone no longer has")
+    run.add_argument("--drop-purged-extracts", action="store_true",
+                     help="with --reingest: drop the extracts the landing zone no longer has "
+                     "(they are listed); their rows are lost")
     run.add_argument("--partitions", type=int, choices=range(1, 17), metavar="N",
                      help="build the tables in N clinician partitions (1-16; overrides "
                      "build_partitions of wow.yaml)")
@@ -130,16 +142,33 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wow: interrupted; the previous publication is unchanged", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 (every expected failure has its own code above)
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        print(f"wow: internal error ({type(exc).__name__}: {exc}): this is a bug in wow-metrics, "
+              "not a problem with the data; the previous publication is unchanged. Please "
+              f"report it with the traceback above. Exit {EXIT_INTERNAL}.", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _cmd_run(args) -> int:
+    if args.drop_purged_extracts and not args.reingest:
+        print("wow: error: --drop-purged-extracts is only for --reingest", file=sys.stderr)
+        return 2
+    if args.reingest and args.dask_address:
+        print("wow: error: --reingest runs without --dask-address (re-read the landing zone "
+              "once, then schedule the nightly runs on Dask)", file=sys.stderr)
+        return 2
     return _run_and_report(args.landing, args.warehouse, key=None, full_refresh=args.full_refresh,
-                           partitions=args.partitions, dask_address=args.dask_address)
+                           partitions=args.partitions, dask_address=args.dask_address,
+                           reingest=args.reingest, drop_purged=args.drop_purged_extracts)
 
 
 def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
                     full_refresh: bool, partitions: int | None = None,
-                    dask_address: str | None = None) -> int:
+                    dask_address: str | None = None, reingest: bool = False,
+                    drop_purged: bool = False) -> int:
     from wow_metrics.config import ConfigError, load_settings
     from wow_metrics.faults import ResourceError
     from wow_metrics.ingest import LakeMismatch
@@ -157,7 +186,8 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
             settings = None
             if partitions is not None:
                 settings = load_settings(landing).model_copy(update={"build_partitions": partitions})
-            summary = run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
+            summary = run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings,
+                          reingest=reingest, drop_purged=drop_purged)
     except (ConfigError, LandingError, MissingKeyError, LakeMismatch) as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
         return 2
@@ -212,7 +242,8 @@ def _cmd_demo(args) -> int:
         print(f"wow demo: {ENV_VAR} is not set, so this demo uses a throwaway random key "
               "(fine for synthetic data; a real run requires your own key).")
     # The demo always starts from scratch: a throwaway key cannot match an earlier lake.
-    code = _run_and_report(args.landing, args.warehouse, key=key, full_refresh=True)
+    code = _run_and_report(args.landing, args.warehouse, key=key, full_refresh=True,
+                           reingest=True, drop_purged=True)
     if code == 0:
         print(demo_report(args.warehouse))
     return code
@@ -381,12 +412,16 @@ def _cmd_generate(args) -> int:
     from wow_metrics.generate import generate_landing
 
     kwargs = {}
-    if args.start:
-        kwargs["start"] = dt.date.fromisoformat(args.start)
-    if args.events_per_day:
-        kwargs["events_per_clinician_day"] = args.events_per_day
-    result = generate_landing(args.out, clinicians=args.clinicians, days=args.days,
-                              seed=args.seed, **kwargs)
+    try:
+        if args.start:
+            kwargs["start"] = dt.date.fromisoformat(args.start)
+        if args.events_per_day is not None:
+            kwargs["events_per_clinician_day"] = args.events_per_day
+        result = generate_landing(args.out, clinicians=args.clinicians, days=args.days,
+                                  seed=args.seed, **kwargs)
+    except ValueError as exc:  # bad numbers or dates: a usage error
+        print(f"wow: error: {exc}", file=sys.stderr)
+        return 2
     print(f"wow generate: wrote a synthetic landing zone to {args.out}: {result}")
     return 0
 

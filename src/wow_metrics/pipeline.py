@@ -79,6 +79,21 @@ class LandingError(RuntimeError):
     """The landing folder is missing or not laid out as SPEC 1 says."""
 
 
+class PurgedExtracts(LandingError):
+    """A re-ingest would drop lake extracts whose files are gone from the landing zone."""
+
+    def __init__(self, purged: list[str]):
+        self.purged = purged
+        shown = "\n    ".join(purged[:20]) + (f"\n    ... and {len(purged) - 20} more"
+                                              if len(purged) > 20 else "")
+        super().__init__(
+            f"--reingest would drop {len(purged)} extract(s) the lake holds but the landing zone "
+            f"no longer has (purged from the share after ingest); their rows would be lost:\n    "
+            f"{shown}\n  Nothing was changed. To rebuild the tables from the lake as it is, use "
+            "--full-refresh. To re-read the landing zone and drop these extracts for good, add "
+            "--drop-purged-extracts.")
+
+
 @dataclass
 class RunContext:
     """Everything a run's steps share; picklable so steps can run on remote workers."""
@@ -88,7 +103,8 @@ class RunContext:
     settings: Settings
     key: bytes = field(repr=False)
     run_id: str = ""
-    full_refresh: bool = False
+    full_refresh: bool = False  # rebuild every table from the lake
+    reingest: bool = False  # the lake was re-read from the landing zone this run
 
     @property
     def lake(self) -> Lake:
@@ -166,14 +182,22 @@ class RunSummary:
 
 def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
         full_refresh: bool = False, settings: Settings | None = None,
-        backfill: tuple[dt.date, dt.date] | None = None) -> RunSummary:
-    """Ingest new extracts from landing, rebuild what changed and publish warehouse/wow.duckdb."""
+        backfill: tuple[dt.date, dt.date] | None = None, reingest: bool = False,
+        drop_purged: bool = False) -> RunSummary:
+    """Ingest new extracts from landing, rebuild what changed and publish warehouse/wow.duckdb.
+
+    full_refresh rebuilds every table from the lake (the system of record: extracts purged from
+    the landing zone keep their rows). reingest re-reads every extract of the landing zone into
+    a new lake (after a change of default_timezone or key); it refuses, changing nothing, while
+    the lake holds extracts the landing zone no longer has, unless drop_purged.
+    """
     if not Path(landing).is_dir():
         raise LandingError(f"landing folder {Path(landing).absolute()} does not exist")
     settings = settings or load_settings(Path(landing))
     with resource_errors(Path(warehouse), settings.memory_limit), \
             warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
-        ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
+        ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings,
+                        reingest=reingest, drop_purged=drop_purged)
         return run_steps(ctx, backfill=backfill)
 
 
@@ -279,8 +303,10 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
 
 
 def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
-              full_refresh: bool = False, settings: Settings | None = None) -> RunContext:
-    """Check the inputs, load settings and key, and prepare the run's scratch folder."""
+              full_refresh: bool = False, settings: Settings | None = None,
+              reingest: bool = False, drop_purged: bool = False) -> RunContext:
+    """Check the inputs, load settings and key, and prepare the run's scratch folder (and, on
+    reingest, set the old lake aside: see run())."""
     # Absolute paths: steps may run in worker processes with another working directory.
     landing, warehouse = Path(landing).absolute(), Path(warehouse).absolute()
     if not landing.is_dir():
@@ -297,8 +323,15 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
             "measure. Check --landing.")
     run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
     warehouse.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(landing, warehouse, settings, key, run_id, full_refresh)
-    if full_refresh and ctx.lake.root.exists():
+    ctx = RunContext(landing, warehouse, settings, key, run_id, full_refresh or reingest,
+                     reingest)
+    if reingest and ctx.lake.root.exists():
+        purged = purged_extracts(landing, ctx.lake)
+        if purged and not drop_purged:
+            raise PurgedExtracts(purged)
+        for path in purged:
+            log.warning("--reingest --drop-purged-extracts: dropped %s (no longer in the "
+                        "landing zone)", path)
         shutil.rmtree(ctx.lake.root)
     # Scratch and side files of earlier runs that died are of no use to anyone.
     shutil.rmtree(warehouse / ".build", ignore_errors=True)
@@ -306,6 +339,17 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
         log.info("removed %s, left by a run that stopped early", path)
     (ctx.work_dir / "tmp").mkdir(parents=True)
     return ctx
+
+
+def purged_extracts(landing: Path, lake: Lake) -> list[str]:
+    """Live lake extracts whose content no path of the landing zone still delivers."""
+    from wow_metrics.ingest import discover
+
+    present = {s.relative for s in discover(landing)}
+    manifest = lake.load_manifest()
+    delivered = {r["content_sha256"] for r in manifest if r["file_path"] in present}
+    return sorted({r["file_path"] for r in manifest if r["status"] == "ingested"
+                   and r["content_sha256"] not in delivered and r["file_path"] not in present})
 
 
 def _holds_files(folder: Path) -> bool:
@@ -345,7 +389,7 @@ def stage_reference(ctx: RunContext) -> None:
         out = ctx.work_dir / "reference"
         out.mkdir(parents=True, exist_ok=True)
         for table in REFERENCE_OUTPUTS:
-            con.execute(f"copy {table} to '{out / table}.parquet' (format parquet)")
+            con.execute(f"copy {table} to $p (format parquet)", {"p": f"{out / table}.parquet"})
     finally:
         con.close()
     mark("build.reference_staged")
@@ -384,7 +428,8 @@ def _bucket_groups(n: int) -> list[list[int]]:
 def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None) -> BuildPlan:
     """Decide what to rebuild since the last publication, and split it into build tasks.
 
-    Everything is rebuilt on --full-refresh, without a previous publication, or when a setting
+    Everything is rebuilt on --full-refresh or --reingest, without a previous publication, or
+    when a setting
     or the action map changed (either can move any figure). Otherwise only the clinician-days
     that new or replaced extracts, roster, schedule or holiday changes can touch, plus every
     day within `backfill` (start, end) when given; period rows are recomputed from the day
@@ -393,8 +438,10 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     state = load_state(ctx.warehouse)
     ref = ctx.work_dir / "reference"
     reason = None
-    if ctx.full_refresh:
-        reason = "full refresh requested"
+    if ctx.reingest:
+        reason = "re-ingest requested: the lake was read again from the landing zone"
+    elif ctx.full_refresh:
+        reason = "full refresh requested: every table rebuilt from the lake"
     elif state is None:
         reason = ("no previous publication" if not (ctx.warehouse / "wow.duckdb").exists() else
                   "no trustworthy record of what the current publication was built from")
@@ -484,7 +531,8 @@ def _write_scope(ctx: RunContext, state: dict, path: Path,
                 ) where activity_date between $start and $end
                 except select * from scope""",
                 {"start": start, "end": end})
-        con.execute(f"copy (select * from scope order by all) to '{path}' (format parquet)")
+        con.execute("copy (select * from scope order by all) to $p (format parquet)",
+                    {"p": str(path)})
         rows = con.execute("select count(*) from scope").fetchone()[0]
         buckets = {r[0] for r in con.execute(
             f"select distinct {BUCKET_SQL} from scope").fetchall()}
@@ -563,7 +611,8 @@ def build_partition(ctx: RunContext, plan: BuildPlan, index: int) -> PartitionRe
             keep = (" where (clinician_id, activity_date) in "
                     "(select (clinician_id, activity_date) from build_scope)"
                     if plan.scope_path else "")
-            con.execute(f"copy (select * from {model}{keep}) to '{path}' (format parquet)")
+            con.execute(f"copy (select * from {model}{keep}) to $p (format parquet)",
+                        {"p": str(path)})
             outputs[table] = str(path)
     finally:
         con.close()
@@ -665,11 +714,13 @@ def _assemble(con, ctx: RunContext, plan: BuildPlan, results: list[PartitionResu
         new_rows = "select * from read_parquet($files)" if files[table] else None
         if plan.scope_path:
             previous = (f"prev_pub.{table}" if table != "file_event_counts"
-                        else f"read_parquet('{state_dir(ctx.warehouse) / 'file_event_counts.parquet'}')")
+                        else "read_parquet($previous)")
             kept = (f"select * from {previous} where (clinician_id, activity_date) not in "
                     "(select (clinician_id, activity_date) from build_scope)")
             body = kept + (f" union all by name {new_rows}" if new_rows else "")
             params = {"files": files[table]} if new_rows else {}
+            if table == "file_event_counts":
+                params["previous"] = str(state_dir(ctx.warehouse) / "file_event_counts.parquet")
         else:
             body, params = new_rows, {"files": files[table]}
         con.execute(f"create table {table} as select * from ({body}) order by all", params)

@@ -113,8 +113,8 @@ def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for table in (*STATE_TABLES, LAKE_FILE_ROWS):
-        con.execute(f"copy (select * from {table} order by all) to '{tmp / table}.parquet' "
-                    "(format parquet)")
+        con.execute(f"copy (select * from {table} order by all) to $p (format parquet)",
+                    {"p": f"{tmp / table}.parquet"})
     (tmp / "state.json").write_text(json.dumps({
         "run_id": run_id,
         "settings": settings_fingerprint(settings),

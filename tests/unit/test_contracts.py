@@ -18,6 +18,7 @@ from wow_metrics.contracts import (
     load_contract,
     load_contracts,
 )
+from wow_metrics.sqlfiles import install_macros
 from wow_metrics.warehouse import PUBLISHED_TABLES
 
 CONTRACTS = load_contracts()
@@ -171,6 +172,10 @@ MUTATIONS: dict[str, str] = {
     "end_is_start_plus_duration":
         f"update schedule set end_at = end_at + interval 1 minute where {_first('schedule')}",
     "start_date_is_local": f"update schedule set start_date = start_date + 1 where {_first('schedule')}",
+    "clinical_fte_in_range": f"update roster set clinical_fte = 1.5000001 where {_first('roster')}",
+    "period_clinical_fte_in_range": f"update {PERIOD} set clinical_fte = 0 "
+                                    f"where {_first(PERIOD, 'clinical_fte is not null')}",
+    "duration_in_range": f"update schedule set duration_minutes = 0 where {_first('schedule')}",
     "reference_file_quarantined_whole": "update ingest_manifest set status = 'quarantined' "
                                         f"where {FIRST_REFERENCE}",
     # The fixture allows 60% of a reference file's rows rejected (its schedule_zz.csv has 50%).
@@ -242,6 +247,7 @@ def checks_db(built, tmp_path_factory):
     path = tmp_path_factory.mktemp("checks") / "checks.duckdb"
     shutil.copy(built["db"], path)
     con = duckdb.connect(str(path))
+    install_macros(con)  # the invariants state shared rules with the staging models' macros
     con.execute("create table canonical_events as select * "
                 "from read_parquet($g, hive_partitioning = false)", {"g": built["events_glob"]})
     con.execute("create table lake_extract_rows as select source_file, count(*) as lake_rows "
@@ -249,6 +255,8 @@ def checks_db(built, tmp_path_factory):
     for table in ("roster", "schedule"):
         con.execute(f"create table {table} as select * exclude (reject_reason, is_replaced) "
                     "from read_parquet($p) where reject_reason is null and not is_replaced",
+                    {"p": str(built["reference"] / f"stg_{table}.parquet")})
+        con.execute(f"create table stg_{table} as select * from read_parquet($p)",
                     {"p": str(built["reference"] / f"stg_{table}.parquet")})
     yield con
     con.close()

@@ -248,3 +248,22 @@ def test_run_help_lists_every_exit_code(capsys):
     for code in ("Exit 0 on success", "1 if the build failed its audits", "2 on bad input",
                  "3 if another run", "4 if the disk is full"):
         assert code in text, code
+
+
+def test_conflicting_roster_rows_and_reused_appointment_ids_are_warned(landing):
+    """The last row wins (SPEC 1.3, 1.4), but never without a word: both rows are named."""
+    clinic(landing, clinicians=12)
+    with (landing.root / "reference" / "roster.csv").open("a") as fh:
+        fh.write("c3,FM,,,0.5,America/New_York\r\n")      # line 14: c3 again, another FTE
+        fh.write("c4,FM,,,1.0,America/New_York\r\n")      # line 15: c4 again, the same row
+    landing.schedule([appt("c5", "a0-2", "2026-03-02T13:00:00")], name="zz_late.csv")
+    pub = landing.run()
+    warnings = pub.summary.warnings
+    (roster,) = [w for w in warnings if w.startswith("roster.conflicting_roster_rows")]
+    assert "('c3', 'reference/roster.csv line 5', 'reference/roster.csv line 14')" in roster
+    assert "'c4'" not in roster  # a repeated identical row is only a duplicate
+    (reused,) = [w for w in warnings
+                 if w.startswith("schedule.appointment_id_reused_across_clinicians")]
+    assert ("('a0-2', 'c5', 'reference/schedule/zz_late.csv line 2', 'c0', "
+            "'reference/schedule/march.csv line 2')") in reused
+    assert pub.period("c3", "2026-03-01")["clinical_fte"] == 0.5  # the last row still wins

@@ -515,12 +515,14 @@ def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint
         raise LakeMismatch(
             f"the lake was ingested with default_timezone {sorted(zones)} but wow.yaml now says "
             f"{settings.default_timezone!r}: naive times would be read differently. "
-            "Re-run with --full-refresh to re-ingest everything under the new setting."
+            "Re-run with --reingest to read every extract of the landing zone again under the "
+            "new setting (it lists, and keeps, extracts already purged from the landing zone)."
         )
     if keys and keys != {fingerprint}:
         raise LakeMismatch(
             "the lake was pseudonymised with a different WOW_PSEUDONYM_KEY than this run's: "
-            "patient keys would not match. Use the original key, or --full-refresh to re-ingest."
+            "patient keys would not match. Use the original key, or --reingest to read every "
+            "extract of the landing zone again under this one."
         )
 
 
