@@ -82,7 +82,7 @@ def _hits(folder: Path) -> list[str]:
 def test_no_patient_or_encounter_id_reaches_any_output_or_log(tmp_path):
     landing = _landing(tmp_path / "landing")
     prefect_home = tmp_path / "prefect-home"
-    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "WOW_PSEUDONYM_KEY": "phi-test-key",
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "WOW_PSEUDONYM_KEY": "phi-test-pseudonym-key-not-a-secret-b7d3f1a9e5c2",
            "PYTHONPATH": str(REPO_ROOT)}
 
     # `wow run`, verbose: its log lines and messages are the CLI's stdout and stderr.

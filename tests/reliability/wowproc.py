@@ -19,7 +19,7 @@ from conftest import SITE_FORMAT
 
 from wow_metrics.digest import table_digests
 
-KEY = "reliability-test-key-not-a-secret"
+KEY = "reliability-test-pseudonym-key-not-a-secret-93c1e7b5"
 
 BASE_DAYS = ("2026-02-23", "2026-02-24", "2026-02-25", "2026-02-26")
 NEW_DAYS = ("2026-02-27", "2026-02-28")
