@@ -25,8 +25,40 @@ def published_db(warehouse: Path | str) -> Path:
     return db
 
 
+# An analyst's connection: no extension is fetched or loaded behind their back, and none from
+# the community repository; the rest is locked once the publication is attached.
+_ANALYST_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                   "allow_community_extensions": False, "allow_unsigned_extensions": False}
+
+
+def connect_analyst(warehouse: Path | str):
+    """A connection to the published tables and nothing else: for SQL an analyst writes.
+
+    The publication is attached read-only to an in-memory database, then external access is
+    switched off (no file is read or written by SQL: no read_csv or read_parquet of the lake,
+    no COPY TO, no EXPORT DATABASE, no ATTACH, no INSTALL or LOAD) and the configuration is
+    locked, so no SET or RESET turns any of it back on. Attaching (rather than opening the file
+    with a configuration of its own) leaves other readers of the same file in this process
+    alone and always reads the current publication.
+    """
+    import duckdb
+
+    db = published_db(warehouse)
+    con = duckdb.connect(":memory:", config=dict(_ANALYST_CONFIG))
+    try:
+        con.execute("attach $db as wow (read_only)", {"db": str(db.resolve())})
+        con.execute("use wow")
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def connect_read_only(warehouse: Path | str):
-    """A read-only connection to the published warehouse (a publish swaps files, never edits)."""
+    """A read-only connection to the published warehouse for this package's own SQL (exports):
+    it may write files, so it never runs SQL from a user (that is connect_analyst's)."""
     import duckdb
 
     return duckdb.connect(str(published_db(warehouse)), read_only=True)
@@ -34,9 +66,10 @@ def connect_read_only(warehouse: Path | str):
 
 def run_query(warehouse: Path | str, sql: str, out=None, fmt: str = "table",
               max_rows: int = 1000) -> int:
-    """Run one SQL statement read-only and print its result; return the number of rows."""
+    """Run one SQL statement on the published tables only and print its result; return the
+    number of rows."""
     out = out or sys.stdout
-    with connect_read_only(warehouse) as con:
+    with connect_analyst(warehouse) as con:
         rel = con.sql(sql)
         if rel is None:  # a statement without a result (e.g. SET)
             return 0
@@ -70,14 +103,15 @@ def shell(warehouse: Path | str, stdin=None, out=None) -> int:
     db = published_db(warehouse)
     interactive = stdin.isatty()
     if interactive:
-        out.write(f"wow shell: {db} (read-only). End statements with ';'. Try:\n"
+        out.write(f"wow shell: {db} (read-only; the published tables only, no files). End "
+                  "statements with ';'. Try:\n"
                   "  select table_name, comment from duckdb_tables();\n"
                   "  select column_name, comment from duckdb_columns() "
                   "where table_name = 'ehr_time_by_clinician_period';\n"
                   "Ctrl-D to leave.\n")
     buffer: list[str] = []
     errors = 0
-    with connect_read_only(warehouse) as con:
+    with connect_analyst(warehouse) as con:
         while True:
             if interactive:
                 out.write("wow> " if not buffer else "...> ")

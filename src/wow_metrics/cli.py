@@ -23,8 +23,8 @@ commands:
   wow demo                                the bundled synthetic sample into ./warehouse
   wow generate --out DIR ...              write a synthetic landing zone
   wow serve --landing DIR --warehouse DIR serve the nightly Prefect deployment (02:00 local)
-  wow query "SQL" [--warehouse DIR]       one read-only query on the published warehouse
-  wow shell [--warehouse DIR]             a read-only SQL shell on it
+  wow query "SQL" [--warehouse DIR]       one read-only query on the published tables (no files)
+  wow shell [--warehouse DIR]             a read-only SQL shell on them
   wow dashboard [--warehouse DIR]         rebuild the offline dashboard, print its path
   wow export [--warehouse DIR]            rewrite the leadership exports (rollups only)
   wow rollback [--warehouse DIR]          make the previous publication current again
@@ -93,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timezone", default=None,
                        help="IANA time zone of the schedule (default: wow.yaml's default_timezone)")
     for name, text in (
-            ("query", "run one SQL statement on the published warehouse, read-only"),
-            ("shell", "a SQL shell on the published warehouse, read-only"),
+            ("query", "run one SQL statement on the published tables, read-only; SQL cannot "
+             "read or write files, attach databases, load extensions or change settings"),
+            ("shell", "a SQL shell on the published tables, read-only; SQL cannot read or "
+             "write files, attach databases, load extensions or change settings"),
             ("rollback", "make the previous publication current again"),
             ("dashboard", "rebuild <warehouse>/dashboard/index.html and print its path"),
             ("export", "rewrite the leadership exports under <warehouse>/exports/")):
