@@ -134,31 +134,86 @@ def shell(warehouse: Path | str, stdin=None, out=None) -> int:
     return 1 if errors and not interactive else 0
 
 
+def leadership_exports_dir(warehouse: Path | str) -> Path:
+    """Where leadership reads: rollups only."""
+    return Path(warehouse) / "exports"
+
+
+def informatics_exports_dir(warehouse: Path | str) -> Path:
+    """Where clinician-level exports go: never beside the leadership files."""
+    return Path(warehouse) / "informatics" / "exports"
+
+
 def write_exports(warehouse: Path | str, clinician_level: bool = False) -> list[Path]:
-    """Leadership exports: <warehouse>/exports/<period_start>/<table>.{parquet,csv}.
+    """Leadership exports: <warehouse>/exports/<period_start>/<table>.{parquet,csv}; return them.
 
     Rollups only (department and organisation rows; suppressed cells stay NULL and flagged),
-    never a clinician-level row or a patient key, unless clinician_level is asked for (the
-    informatics audience), which adds ehr_time_by_clinician_period. Rewritten whole each time
-    (into a side folder, then swapped in).
+    never a clinician-level row or a patient key. Rewritten whole each time (into a side
+    folder, then swapped in), so nothing else survives in that folder. The clinician-level
+    export (the informatics audience) is written under informatics/exports/ when
+    clinician_level is asked for, and rewritten with the leadership files whenever it exists,
+    so it never shows the figures of an older publication than theirs.
     """
     warehouse = Path(warehouse)
-    final = warehouse / "exports"
-    staging = warehouse / f".exports-{os.getpid()}"
+    published_db(warehouse)
+    files = _write_export_folder(warehouse, leadership_exports_dir(warehouse), ROLLUP_TABLES)
+    if clinician_level or informatics_exports_dir(warehouse).exists():
+        write_informatics_exports(warehouse)
+    return files
+
+
+def write_informatics_exports(warehouse: Path | str) -> list[Path]:
+    """Clinician-level exports: <warehouse>/informatics/exports/<period_start>/<table>.*."""
+    warehouse = Path(warehouse)
+    return _write_export_folder(warehouse, informatics_exports_dir(warehouse), CLINICIAN_TABLES)
+
+
+# A text cell that a spreadsheet would run as a formula starts with one of these (OWASP, "CSV
+# Injection"). It is written with a leading single quote, which spreadsheets read as text.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_select(con, table: str) -> str:
+    """A select of `table` (alias t) with every text column made spreadsheet-safe; numbers,
+    dates and booleans are left as they are (-1.5 stays a number). Rows are ordered by their
+    exact values, as in the Parquet file."""
+    from wow_metrics.warehouse import sql_literal
+
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = "
+        "current_database() and schema_name = 'main' and table_name = $t order by column_index",
+        {"t": table}).fetchall()
+    prefixes = ", ".join(sql_literal(p) for p in FORMULA_PREFIXES)
+    shown, order = [], []
+    for name, data_type in columns:
+        col = 't."' + name.replace('"', '""') + '"'
+        alias = col.removeprefix("t.")
+        order.append(col)
+        shown.append(f"case when left({col}, 1) in ({prefixes}) then '''' || {col} "
+                     f"else {col} end as {alias}" if data_type == "VARCHAR" else col)
+    return (f"select {', '.join(shown)} from {table} t where t.period_start = $p "
+            f"order by {', '.join(order)}")
+
+
+def _write_export_folder(warehouse: Path, final: Path, tables: tuple[str, ...]) -> list[Path]:
+    """One folder per period of the published tables: Parquet exact, CSV spreadsheet-safe."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.with_name(f".{final.name}-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    tables = ROLLUP_TABLES + (CLINICIAN_TABLES if clinician_level else ())
+    staging.mkdir()
     with connect_read_only(warehouse) as con:
         periods = [r[0] for r in con.execute(
             "select distinct period_start from efficiency_of_practice_by_period "
             "order by 1").fetchall()]
+        safe = {table: csv_safe_select(con, table) for table in tables}
         for period in periods:
             folder = staging / period.isoformat()
             folder.mkdir()
             for table in tables:
-                for fmt, opts in (("parquet", "(format parquet)"), ("csv", "(format csv, header)")):
-                    con.execute(f"copy (select * from {table} where period_start = $p "
-                                f"order by all) to '{folder / table}.{fmt}' {opts}", {"p": period})
+                con.execute(f"copy (select * from {table} where period_start = $p order by all) "
+                            f"to '{folder / table}.parquet' (format parquet)", {"p": period})
+                con.execute(f"copy ({safe[table]}) to '{folder / table}.csv' (format csv, header)",
+                            {"p": period})
     replace_dir(staging, final)
     return sorted(final.rglob("*.*"))
 

@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "export":
             cmd.add_argument("--clinician-level", action="store_true",
                              help="also export ehr_time_by_clinician_period (clinician ids; for "
-                             "the informatics audience only, never for leadership)")
+                             "the informatics audience only) into <warehouse>/informatics/"
+                             "exports/, never beside the leadership files; once there it is "
+                             "rewritten with them after every publication")
     return parser
 
 
@@ -351,11 +353,17 @@ def _cmd_dashboard(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from wow_metrics.access import write_exports
+    from wow_metrics.access import informatics_exports_dir, leadership_exports_dir, write_exports
 
     def export() -> int:
         files = write_exports(args.warehouse, clinician_level=args.clinician_level)
-        print(f"wow export: {len(files)} file(s) under {args.warehouse / 'exports'}")
+        print(f"wow export: {len(files)} leadership file(s) (rollups only) under "
+              f"{leadership_exports_dir(args.warehouse)}")
+        informatics = informatics_exports_dir(args.warehouse)
+        if informatics.exists():
+            count = sum(1 for p in informatics.rglob("*.*") if p.is_file())
+            print(f"wow export: {count} clinician-level file(s), for the informatics audience "
+                  f"only, under {informatics}")
         return 0
 
     return _access_command(export, writes=(args.warehouse, "wow export"))

@@ -14,6 +14,7 @@ LEFTOVER_PATTERNS = (
     ".wow.duckdb.publishing-*",   # a publication being written (warehouse.publish)
     ".state-*",                   # incremental state being written or moved aside
     ".exports-*",                 # leadership exports being written or moved aside
+    "informatics/.exports-*",     # clinician-level exports being written or moved aside
     "dashboard/.index.html.*.tmp",
     "lake/.manifest.parquet.tmp-*",
     "lake/quarantine/.*.tmp-*",
