@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from wow_metrics.files import replace_dir
+from wow_metrics.files import fresh_copy, fsync_dir, replace_dir
 from wow_metrics.state import state_dir
 
 ROLLUP_TABLES = ("ehr_time_by_department_period", "efficiency_of_practice_by_period")
@@ -221,17 +221,19 @@ def _write_export_folder(warehouse: Path, final: Path, tables: tuple[str, ...]) 
 def rollback(warehouse: Path | str) -> Path:
     """Make the previous publication current again (and the current one the previous).
 
-    The incremental state describes the newer publication, so it is dropped: the next run
-    rebuilds every table from the lake (nothing is re-ingested).
+    Both names get fresh copies, never a file that existed before: a connection someone opened
+    read-write on either file keeps writing into a file that no longer has a name. The
+    incremental state describes the newer publication, so it is dropped: the next run rebuilds
+    every table from the lake (nothing is re-ingested).
     """
     warehouse = Path(warehouse)
     current, previous = published_db(warehouse), warehouse / "wow.previous.duckdb"
     if not previous.exists():
         raise NoPublication(f"no previous publication to roll back to ({previous} is missing)")
-    swap = warehouse / f".wow.rollback-{os.getpid()}"
-    swap.unlink(missing_ok=True)
-    os.link(current, swap)
-    os.replace(previous, current)  # readers see the old version whole, never no file
-    os.replace(swap, previous)
+    restored = fresh_copy(previous, current)
+    rolled_back = fresh_copy(current, previous)
+    os.replace(restored, current)  # readers see the old version whole, never no file
+    os.replace(rolled_back, previous)
+    fsync_dir(warehouse)
     shutil.rmtree(state_dir(warehouse), ignore_errors=True)
     return current

@@ -12,6 +12,7 @@ from wow_metrics.progress import mark
 # The next run, holding the writer lock, removes them; none is ever read as data.
 LEFTOVER_PATTERNS = (
     ".wow.duckdb.publishing-*",   # a publication being written (warehouse.publish)
+    ".wow.*duckdb.copying-*",     # a copy for wow.previous.duckdb or a rollback (fresh_copy)
     ".state-*",                   # incremental state being written or moved aside
     ".exports-*",                 # leadership exports being written or moved aside
     "informatics/.exports-*",     # clinician-level exports being written or moved aside
@@ -39,6 +40,25 @@ def durable_replace(written: Path, final: Path) -> None:
         os.fsync(fh.fileno())
     os.replace(written, final)
     fsync_dir(final.parent)
+
+
+def fresh_copy(source: Path, final: Path) -> Path:
+    """Write a copy of `source` beside `final` (a new file, never a hard link), fsynced; return
+    it, to be moved into place with os.replace.
+
+    A new inode is what keeps a connection that holds `source` open (a DuckDB client opened
+    read-write, against the advice) from writing into whatever name the copy gets.
+    """
+    tmp = final.with_name(f".{final.name}.copying-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        shutil.copyfile(source, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half copy behind
+        raise
+    return tmp
 
 
 def replace_dir(staging: Path, final: Path) -> None:
