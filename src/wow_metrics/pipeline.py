@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from wow_metrics import warehouse as wh
-from wow_metrics.config import Settings, load_settings, memory_limit_bytes
+from wow_metrics.config import (
+    MIN_CELL_SIZE_FLOOR,
+    Settings,
+    load_settings,
+    memory_limit_bytes,
+)
 from wow_metrics.faults import resource_errors
 from wow_metrics.files import remove_leftovers
 from wow_metrics.ingest import (
@@ -323,7 +328,8 @@ def build_params(settings: Settings) -> dict[str, object]:
         "workday_end": settings.workday_end,
         "grace_us": int(round(settings.schedule_window_grace_minutes * 60_000_000)),
         "period": settings.period,
-        "min_cell_size": settings.min_cell_size,
+        # Settings made without validation (model_copy) still suppress at the floor.
+        "min_cell_size": max(settings.min_cell_size, MIN_CELL_SIZE_FLOOR),
         "min_scheduled_hours": float(settings.min_scheduled_hours),
         "wow_threshold_hours_per_fte_week": float(settings.wow_threshold_hours_per_fte_week),
     }
