@@ -35,7 +35,7 @@ from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, N_BUCKETS, Lake
 from wow_metrics.lock import warehouse_lock
 from wow_metrics.progress import mark
-from wow_metrics.pseudonym import key_from_env
+from wow_metrics.pseudonym import check_key, key_from_env
 from wow_metrics.sqlfiles import read_sql
 from wow_metrics.state import (
     code_fingerprint,
@@ -291,7 +291,7 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist")
     settings = settings or load_settings(landing)
-    key = key if key is not None else key_from_env()
+    key = check_key(key) if key is not None else key_from_env()
     if (not _holds_files(landing / "audit") and not _holds_files(landing / "reference")
             and not Lake(warehouse).manifest_path.exists()):
         # A mistyped --landing, or a share not mounted: publishing an empty warehouse would
