@@ -308,13 +308,18 @@ def _access_command(fn, writes: tuple[Path, str] | None = None) -> int:
 
     from wow_metrics.access import NoPublication
     from wow_metrics.faults import ResourceError, resource_errors
+    from wow_metrics.files import file_mode_umask, secure_warehouse, warehouse_file_mode
     from wow_metrics.lock import WarehouseBusy, warehouse_lock
 
     try:
         with contextlib.ExitStack() as writing:
             if writes:
+                # No wow.yaml here: the warehouse keeps the file mode its last run gave it.
+                mode = warehouse_file_mode(writes[0])
+                writing.enter_context(file_mode_umask(mode))
                 writing.enter_context(resource_errors(writes[0]))
                 writing.enter_context(warehouse_lock(*writes))
+                writing.callback(secure_warehouse, writes[0], mode)
             return fn()
     except ResourceError as exc:
         print(f"wow: error: {exc}", file=sys.stderr)

@@ -84,6 +84,10 @@ class Settings(BaseModel):
     memory_limit: str | None = None
     # How long a run waits for another run on the same warehouse to finish (0: exit at once).
     lock_wait_seconds: float = Field(0, ge=0, le=86_400)
+    # Who may read what a run writes: `owner` (the account that runs it) or `group` (also the
+    # warehouse folder's group, for wow.duckdb, exports, dashboard and docs only; the lake and
+    # the state stay the owner's). Never anyone else (files.apply_file_mode).
+    file_mode: Literal["owner", "group"] = "owner"
 
     @field_validator("default_timezone")
     @classmethod

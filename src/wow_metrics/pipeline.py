@@ -22,7 +22,7 @@ from wow_metrics.config import (
     memory_limit_bytes,
 )
 from wow_metrics.faults import resource_errors
-from wow_metrics.files import remove_leftovers
+from wow_metrics.files import file_mode_umask, private_dir, remove_leftovers, secure_warehouse
 from wow_metrics.ingest import (
     IngestReport,
     ingest_pending,
@@ -176,7 +176,8 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
     if not Path(landing).is_dir():
         raise LandingError(f"landing folder {Path(landing).absolute()} does not exist")
     settings = settings or load_settings(Path(landing))
-    with resource_errors(Path(warehouse), settings.memory_limit), \
+    with file_mode_umask(settings.file_mode), \
+            resource_errors(Path(warehouse), settings.memory_limit), \
             warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
         ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings)
         return run_steps(ctx, backfill=backfill)
@@ -309,8 +310,15 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
     shutil.rmtree(warehouse / ".build", ignore_errors=True)
     for path in remove_leftovers(warehouse):
         log.info("removed %s, left by a run that stopped early", path)
+    # The lake and the scratch are the owner's before anything is written in them (steps on
+    # other processes write under their own umask), and what an earlier version left open to
+    # others is closed.
+    private_dir(ctx.lake.root)
+    private_dir(warehouse / ".build")
+    secure_warehouse(warehouse, settings.file_mode)
     (ctx.work_dir / "tmp").mkdir(parents=True)
     return ctx
+
 
 
 def _holds_files(folder: Path) -> bool:
@@ -620,6 +628,8 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         phases["publish"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         outputs_warning = _write_reader_outputs(ctx.warehouse)
+        # This step may run in another process (a Dask worker) under another umask.
+        secure_warehouse(ctx.warehouse, ctx.settings.file_mode)
         phases["exports"] = time.perf_counter() - t0
         summary = _summarise(con, ctx, report)
         if outputs_warning:
