@@ -45,7 +45,7 @@ def memory_limit_bytes(memory_limit: str | None) -> int | None:
     return int(float(found.group(1)) * _UNITS[(found.group(2) or "b").lower()])
 
 
-# The smallest min_cell_size there is (docs/decisions.md, "The smallest cell"): over four or
+# The smallest min_cell_size there is (docs/decisions.md, "The smallest cell is 5"): over four or
 # fewer clinicians the published p25, median and p75 involve every clinician's value, so they
 # give away each clinician's figure to anyone who knows one of them (a member of the cell knows
 # their own); from five on the smallest and the largest value never enter them.
@@ -105,7 +105,7 @@ class Settings(BaseModel):
             raise ValueError(
                 f"must be at least {MIN_CELL_SIZE_FLOOR} (got {value}): a rollup over fewer "
                 "clinicians would give away each clinician's figure, so suppression cannot be "
-                "lowered below that (docs/decisions.md, 'The smallest cell')")
+                "lowered below that (docs/decisions.md, 'The smallest cell is 5')")
         return value
 
     @field_validator("workday_start", "workday_end", mode="before")
