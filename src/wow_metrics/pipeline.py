@@ -320,7 +320,6 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
     return ctx
 
 
-
 def _holds_files(folder: Path) -> bool:
     """Whether any file (hidden ones aside) lies under folder."""
     return folder.is_dir() and any(p.is_file() and not p.name.startswith(".")

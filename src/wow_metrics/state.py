@@ -11,9 +11,9 @@ from wow_metrics.config import Settings
 from wow_metrics.files import private_dir, replace_dir
 from wow_metrics.progress import mark
 
-# Settings that change no figure: a change to them needs no rebuild. Operational ones (speed
-# only) are not published; the gate's thresholds are, in metric_definitions, where its checks
-# read them.
+# Settings that change no figure: a change to them needs no rebuild. Operational ones (speed,
+# waiting, file modes) are not published; the gate's thresholds are, in metric_definitions,
+# where its checks read them.
 OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit", "lock_wait_seconds",
                         "file_mode"}
 GATE_SETTINGS = {"reference_check_severity", "max_reference_reject_share",
