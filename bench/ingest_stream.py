@@ -46,7 +46,7 @@ else:
                                          registry().get("canonical")),
                          "b" * 64, Lake(Path(lake_dir)),
                          Settings(default_timezone="America/New_York", memory_limit=limit),
-                         b"bench-key", dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+                         b"benchmark-only-pseudonym-key-not-a-secret-4e8a2c6f", dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rows": result.get("rows_written"), "status": result.get("status", "copied")}))

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-key")
+os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-pseudonym-key-not-a-secret-4e8a2c6f")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from wow_metrics.generate import generate_landing  # noqa: E402

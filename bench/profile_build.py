@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--as-views", action="store_true",
                         help="keep views as views (time the pipeline's real plan)")
     args = parser.parse_args()
-    os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-key")
+    os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-pseudonym-key-not-a-secret-4e8a2c6f")
     from wow_metrics import warehouse as wh
     from wow_metrics.lake import N_BUCKETS
     from wow_metrics.pipeline import BuildPlan, load_partition_inputs, stage_reference, start_run

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-key")
+os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-pseudonym-key-not-a-secret-4e8a2c6f")
 
 from wow_metrics.config import load_settings  # noqa: E402
 from wow_metrics.ingest import _connect, ingest_pending, plan_ingest  # noqa: E402

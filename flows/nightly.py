@@ -19,6 +19,7 @@ from prefect.context import FlowRunContext
 
 from wow_metrics import ingest, pipeline
 from wow_metrics.config import ConfigError, Settings, load_settings, load_settings_file
+from wow_metrics.files import file_mode_umask
 from wow_metrics.lock import warehouse_lock
 from wow_metrics.pipeline import RunSummary
 from wow_metrics.report import (
@@ -144,8 +145,11 @@ def run_steps(landing: Path | str, warehouse: Path | str, *, settings: Settings 
     """pipeline.run_steps with every step a task of the current flow; fan-outs go to its runner."""
     # The lock is held here, in the flow's own process, for the whole run (steps may run on
     # other workers); a second flow run on the same warehouse waits or fails at once.
-    wait = (settings or load_settings(Path(landing))).lock_wait_seconds
-    with warehouse_lock(warehouse, "nightly flow", wait):
+    chosen = settings or load_settings(Path(landing))
+    # Files are created owner-only (or group-readable by file_mode) by the flow's process; the
+    # run also gives every file of the warehouse its mode, whatever process wrote it.
+    with file_mode_umask(chosen.file_mode), \
+            warehouse_lock(warehouse, "nightly flow", chosen.lock_wait_seconds):
         ctx = start_run(landing, warehouse, full_refresh=full_refresh, settings=settings)
         return pipeline.run_steps(ctx, backfill=backfill, step=_step, fan_out=_fan_out,
                                   start=_start)

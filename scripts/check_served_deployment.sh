@@ -17,7 +17,7 @@ export PREFECT_HOME="$WORK/prefect-home"
 export PREFECT_API_URL="http://127.0.0.1:$PORT/api"
 export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false GX_ANALYTICS_ENABLED=false
 export PREFECT_SERVER_UI_ENABLED=false   # the API is all this check needs
-export WOW_PSEUDONYM_KEY="${WOW_PSEUDONYM_KEY:-served-check-only-key}"
+export WOW_PSEUDONYM_KEY="${WOW_PSEUDONYM_KEY:-served-check-pseudonym-key-not-a-secret-0a6e2c8f4b}"
 
 SERVER_PID=""
 SERVE_PID=""

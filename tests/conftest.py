@@ -21,7 +21,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 quiet_third_parties()  # no phoning home; a slow temporary Prefect server is waited for
-os.environ.setdefault("WOW_PSEUDONYM_KEY", "test-only-key-not-a-secret")
+os.environ.setdefault("WOW_PSEUDONYM_KEY", "test-only-pseudonym-key-not-a-secret-5f1c9e7a2b4d8036")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample"

@@ -26,8 +26,8 @@ commands:
   wow demo                                the bundled synthetic sample into ./warehouse
   wow generate --out DIR ...              write a synthetic landing zone
   wow serve --landing DIR --warehouse DIR serve the nightly Prefect deployment (02:00 local)
-  wow query "SQL" [--warehouse DIR]       one read-only query on the published warehouse
-  wow shell [--warehouse DIR]             a read-only SQL shell on it
+  wow query "SQL" [--warehouse DIR]       one read-only query on the published tables (no files)
+  wow shell [--warehouse DIR]             a read-only SQL shell on them
   wow dashboard [--warehouse DIR]         rebuild the offline dashboard, print its path
   wow export [--warehouse DIR]            rewrite the leadership exports (rollups only)
   wow rollback [--warehouse DIR]          make the previous publication current again
@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timezone", default=None,
                        help="IANA time zone of the schedule (default: wow.yaml's default_timezone)")
     for name, text in (
-            ("query", "run one SQL statement on the published warehouse, read-only"),
-            ("shell", "a SQL shell on the published warehouse, read-only"),
+            ("query", "run one SQL statement on the published tables, read-only; SQL cannot "
+             "read or write files, attach databases, load extensions or change settings"),
+            ("shell", "a SQL shell on the published tables, read-only; SQL cannot read or "
+             "write files, attach databases, load extensions or change settings"),
             ("rollback", "make the previous publication current again"),
             ("dashboard", "rebuild <warehouse>/dashboard/index.html and print its path"),
             ("export", "rewrite the leadership exports under <warehouse>/exports/")):
@@ -119,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "export":
             cmd.add_argument("--clinician-level", action="store_true",
                              help="also export ehr_time_by_clinician_period (clinician ids; for "
-                             "the informatics audience only, never for leadership)")
+                             "the informatics audience only) into <warehouse>/informatics/"
+                             "exports/, never beside the leadership files; once there it is "
+                             "rewritten with them after every publication")
     return parser
 
 
@@ -336,13 +340,18 @@ def _access_command(fn, writes: tuple[Path, str] | None = None) -> int:
 
     from wow_metrics.access import NoPublication
     from wow_metrics.faults import ResourceError, resource_errors
+    from wow_metrics.files import file_mode_umask, secure_warehouse, warehouse_file_mode
     from wow_metrics.lock import WarehouseBusy, warehouse_lock
 
     try:
         with contextlib.ExitStack() as writing:
             if writes:
+                # No wow.yaml here: the warehouse keeps the file mode its last run gave it.
+                mode = warehouse_file_mode(writes[0])
+                writing.enter_context(file_mode_umask(mode))
                 writing.enter_context(resource_errors(writes[0]))
                 writing.enter_context(warehouse_lock(*writes))
+                writing.callback(secure_warehouse, writes[0], mode)
             return fn()
     except ResourceError as exc:
         print(f"wow: error: {exc}", file=sys.stderr)
@@ -381,11 +390,17 @@ def _cmd_dashboard(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from wow_metrics.access import write_exports
+    from wow_metrics.access import informatics_exports_dir, leadership_exports_dir, write_exports
 
     def export() -> int:
         files = write_exports(args.warehouse, clinician_level=args.clinician_level)
-        print(f"wow export: {len(files)} file(s) under {args.warehouse / 'exports'}")
+        print(f"wow export: {len(files)} leadership file(s) (rollups only) under "
+              f"{leadership_exports_dir(args.warehouse)}")
+        informatics = informatics_exports_dir(args.warehouse)
+        if informatics.exists():
+            count = sum(1 for p in informatics.rglob("*.*") if p.is_file())
+            print(f"wow export: {count} clinician-level file(s), for the informatics audience "
+                  f"only, under {informatics}")
         return 0
 
     return _access_command(export, writes=(args.warehouse, "wow export"))

@@ -45,6 +45,13 @@ def memory_limit_bytes(memory_limit: str | None) -> int | None:
     return int(float(found.group(1)) * _UNITS[(found.group(2) or "b").lower()])
 
 
+# The smallest min_cell_size there is (docs/decisions.md, "The smallest cell is 5"): over four or
+# fewer clinicians the published p25, median and p75 involve every clinician's value, so they
+# give away each clinician's figure to anyone who knows one of them (a member of the cell knows
+# their own); from five on the smallest and the largest value never enter them.
+MIN_CELL_SIZE_FLOOR = 5
+
+
 class Settings(BaseModel):
     """Every setting a published figure depends on; recorded in metric_definitions."""
 
@@ -58,7 +65,7 @@ class Settings(BaseModel):
     workday_end: str = "17:30"
     schedule_window_grace_minutes: float = Field(30, ge=0, le=720)
     period: Literal["month", "week"] = "month"
-    min_cell_size: int = Field(5, ge=1)
+    min_cell_size: int = MIN_CELL_SIZE_FLOOR
     min_scheduled_hours: float = Field(8, ge=0)
     # Not in SPEC 2: the efficiency-of-practice table's "WOW over threshold" share.
     wow_threshold_hours_per_fte_week: float = Field(5, ge=0, le=168)
@@ -77,6 +84,10 @@ class Settings(BaseModel):
     memory_limit: str | None = None
     # How long a run waits for another run on the same warehouse to finish (0: exit at once).
     lock_wait_seconds: float = Field(0, ge=0, le=86_400)
+    # Who may read what a run writes: `owner` (the account that runs it) or `group` (also the
+    # warehouse folder's group, for wow.duckdb, exports, dashboard and docs only; the lake and
+    # the state stay the owner's). Never anyone else (files.apply_file_mode).
+    file_mode: Literal["owner", "group"] = "owner"
 
     @field_validator("default_timezone")
     @classmethod
@@ -85,6 +96,16 @@ class Settings(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("min_cell_size")
+    @classmethod
+    def _cell_floor(cls, value: int) -> int:
+        if value < MIN_CELL_SIZE_FLOOR:
+            raise ValueError(
+                f"must be at least {MIN_CELL_SIZE_FLOOR} (got {value}): a rollup over fewer "
+                "clinicians would give away each clinician's figure, so suppression cannot be "
+                "lowered below that (docs/decisions.md, 'The smallest cell is 5')")
         return value
 
     @field_validator("workday_start", "workday_end", mode="before")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wow_metrics.config import Settings
+from wow_metrics.config import MIN_CELL_SIZE_FLOOR, Settings
 from wow_metrics.state import OPERATIONAL_SETTINGS
 
 CHART_IDS = ("chart-trend", "chart-departments", "chart-categories")
@@ -100,7 +100,7 @@ class _Data:
 
     @property
     def min_cell_size(self) -> int:
-        return int(self.setting("min_cell_size"))
+        return max(int(self.setting("min_cell_size")), MIN_CELL_SIZE_FLOOR)
 
     @property
     def weekly(self) -> bool:

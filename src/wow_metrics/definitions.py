@@ -114,7 +114,8 @@ _SETTING_TEXT = {
     "workday_end": "Local weekday clock time at or after which time is pajama time.",
     "schedule_window_grace_minutes": "Grace around the schedule window.",
     "period": "Reporting period: month or ISO week.",
-    "min_cell_size": "Rollups over fewer clinicians are suppressed.",
+    "min_cell_size": "Rollups over fewer clinicians are suppressed (never fewer than 5: the "
+    "floor, config.MIN_CELL_SIZE_FLOOR).",
     "min_scheduled_hours": "Scheduled hours a clinician-period needs to enter the department and "
     "organisation rollups (eligible clinicians).",
     "wow_threshold_hours_per_fte_week": "WOW above this many hours per clinical-FTE week counts "

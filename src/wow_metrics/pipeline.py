@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from wow_metrics import warehouse as wh
-from wow_metrics.config import Settings, load_settings, memory_limit_bytes
+from wow_metrics.config import (
+    MIN_CELL_SIZE_FLOOR,
+    Settings,
+    load_settings,
+    memory_limit_bytes,
+)
 from wow_metrics.faults import resource_errors
-from wow_metrics.files import remove_leftovers
+from wow_metrics.files import file_mode_umask, private_dir, remove_leftovers, secure_warehouse
 from wow_metrics.ingest import (
     IngestReport,
     ingest_pending,
@@ -30,7 +35,7 @@ from wow_metrics.ingest.rawcsv import UnreadableFile, load_csv, read_header
 from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, N_BUCKETS, Lake
 from wow_metrics.lock import warehouse_lock
 from wow_metrics.progress import mark
-from wow_metrics.pseudonym import key_from_env
+from wow_metrics.pseudonym import check_key, key_from_env
 from wow_metrics.sqlfiles import read_sql
 from wow_metrics.state import (
     code_fingerprint,
@@ -194,7 +199,8 @@ def run(landing: Path | str, warehouse: Path | str, *, key: bytes | None = None,
     if not Path(landing).is_dir():
         raise LandingError(f"landing folder {Path(landing).absolute()} does not exist")
     settings = settings or load_settings(Path(landing))
-    with resource_errors(Path(warehouse), settings.memory_limit), \
+    with file_mode_umask(settings.file_mode), \
+            resource_errors(Path(warehouse), settings.memory_limit), \
             warehouse_lock(warehouse, "wow run", settings.lock_wait_seconds):
         ctx = start_run(landing, warehouse, key=key, full_refresh=full_refresh, settings=settings,
                         reingest=reingest, drop_purged=drop_purged)
@@ -312,7 +318,7 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist")
     settings = settings or load_settings(landing)
-    key = key if key is not None else key_from_env()
+    key = check_key(key) if key is not None else key_from_env()
     if (not _holds_files(landing / "audit") and not _holds_files(landing / "reference")
             and not Lake(warehouse).manifest_path.exists()):
         # A mistyped --landing, or a share not mounted: publishing an empty warehouse would
@@ -337,6 +343,12 @@ def start_run(landing: Path | str, warehouse: Path | str, *, key: bytes | None =
     shutil.rmtree(warehouse / ".build", ignore_errors=True)
     for path in remove_leftovers(warehouse):
         log.info("removed %s, left by a run that stopped early", path)
+    # The lake and the scratch are the owner's before anything is written in them (steps on
+    # other processes write under their own umask), and what an earlier version left open to
+    # others is closed.
+    private_dir(ctx.lake.root)
+    private_dir(warehouse / ".build")
+    secure_warehouse(warehouse, settings.file_mode)
     (ctx.work_dir / "tmp").mkdir(parents=True)
     return ctx
 
@@ -367,7 +379,8 @@ def build_params(settings: Settings) -> dict[str, object]:
         "workday_end": settings.workday_end,
         "grace_us": int(round(settings.schedule_window_grace_minutes * 60_000_000)),
         "period": settings.period,
-        "min_cell_size": settings.min_cell_size,
+        # Settings made without validation (model_copy) still suppress at the floor.
+        "min_cell_size": max(settings.min_cell_size, MIN_CELL_SIZE_FLOOR),
         "min_scheduled_hours": float(settings.min_scheduled_hours),
         "wow_threshold_hours_per_fte_week": float(settings.wow_threshold_hours_per_fte_week),
     }
@@ -663,6 +676,8 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
         phases["publish"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         outputs_warning = _write_reader_outputs(ctx.warehouse)
+        # This step may run in another process (a Dask worker) under another umask.
+        secure_warehouse(ctx.warehouse, ctx.settings.file_mode)
         phases["exports"] = time.perf_counter() - t0
         summary = _summarise(con, ctx, report)
         if outputs_warning:

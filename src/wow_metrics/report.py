@@ -67,7 +67,11 @@ def _records(cur) -> list[dict[str, object]]:
 
 def suppress_small_cells(headline: HeadlineMedians, min_cell_size: int) -> HeadlineMedians:
     """Blank the medians of small departments (SPEC 7); the published rollup already does, this
-    guards artifacts that leave the warehouse against a smaller min_cell_size."""
+    guards artifacts that leave the warehouse against a smaller min_cell_size, and never
+    against less than the floor (config.MIN_CELL_SIZE_FLOOR)."""
+    from wow_metrics.config import MIN_CELL_SIZE_FLOOR
+
+    min_cell_size = max(min_cell_size, MIN_CELL_SIZE_FLOOR)
     rows = []
     for row in headline.rows:
         small = bool(row.get("is_suppressed")) or int(row["clinicians"]) < min_cell_size

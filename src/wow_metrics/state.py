@@ -8,13 +8,14 @@ import shutil
 from pathlib import Path
 
 from wow_metrics.config import Settings
-from wow_metrics.files import replace_dir
+from wow_metrics.files import private_dir, replace_dir
 from wow_metrics.progress import mark
 
-# Settings that change no figure: a change to them needs no rebuild. Operational ones (speed
-# only) are not published; the gate's thresholds are, in metric_definitions, where its checks
-# read them.
-OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit", "lock_wait_seconds"}
+# Settings that change no figure: a change to them needs no rebuild. Operational ones (speed,
+# waiting, file modes) are not published; the gate's thresholds are, in metric_definitions,
+# where its checks read them.
+OPERATIONAL_SETTINGS = {"build_partitions", "threads", "memory_limit", "lock_wait_seconds",
+                        "file_mode"}
 GATE_SETTINGS = {"reference_check_severity", "max_reference_reject_share",
                  "max_eligible_drop_share"}
 STATE_TABLES = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
@@ -111,7 +112,7 @@ def save_state(con, warehouse: Path, settings: Settings, live_extracts: list[str
     final = state_dir(warehouse)
     tmp = warehouse / f".state-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    private_dir(tmp)  # the owner's only, in either file_mode
     for table in (*STATE_TABLES, LAKE_FILE_ROWS):
         con.execute(f"copy (select * from {table} order by all) to $p (format parquet)",
                     {"p": f"{tmp / table}.parquet"})

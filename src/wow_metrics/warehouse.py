@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wow_metrics.files import fsync_dir
+from wow_metrics.files import fresh_copy, fsync_dir
 from wow_metrics.progress import mark
 from wow_metrics.sqlfiles import SQL_ROOT, install_macros
 
@@ -197,7 +197,8 @@ def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABL
     """Copy the published tables into a fresh database file and swap it in atomically.
 
     Readers holding the old file open keep reading the old version whole; new readers see the
-    new one whole. The previous publication is kept as wow.previous.duckdb.
+    new one whole. The previous publication is kept as wow.previous.duckdb, a copy of it (so
+    no connection to the old file can write into the rollback copy).
     """
     target = warehouse / "wow.duckdb"
     staging = warehouse / f".wow.duckdb.publishing-{os.getpid()}"
@@ -221,9 +222,10 @@ def publish(build_con, warehouse: Path, tables: tuple[str, ...] = PUBLISHED_TABL
     mark("publish.staged")
     previous = warehouse / "wow.previous.duckdb"
     if target.exists():
-        # Keep the old version for rollback without ever leaving wow.duckdb absent.
-        previous.unlink(missing_ok=True)
-        os.link(target, previous)
+        # Keep the old version for rollback without ever leaving wow.duckdb absent. A copy,
+        # not a hard link: a client that opened wow.duckdb read-write before this publication
+        # keeps writing into the old file, which after the swap has no name at all.
+        os.replace(fresh_copy(target, previous), previous)
         mark("publish.previous_kept")
     os.replace(staging, target)
     fsync_dir(warehouse)

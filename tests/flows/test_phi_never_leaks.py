@@ -1,5 +1,6 @@
 """SPEC 7 end to end: patient and encounter ids written into every kind of input, good rows and
-bad, never appear in anything a run produces: Parquet, DuckDB, CSV, HTML, logs, Prefect's store."""
+bad, never appear in anything a run produces: Parquet, DuckDB, CSV, HTML, logs, Prefect's store.
+Nor does the pseudonym key, or a cheap fingerprint of it."""
 
 from __future__ import annotations
 
@@ -13,13 +14,20 @@ import duckdb
 import pyarrow.parquet as pq
 from conftest import REPO_ROOT
 
+from wow_metrics.pseudonym import pseudonymize
+
 EXAMPLE_LANDING = REPO_ROOT / "data" / "examples" / "example_ward_audit"
 
 # Synthetic ids shaped like real MRNs, FINs and CSNs; none occurs anywhere else in a run.
 PATIENTS = ["QX-PAT-880011", "QX-PAT-880022", "QX-PAT-880033", "QX-PAT-880044", "QX-PAT-880055",
             "QX-PAT-880066", "QX-PAT-880077", "QX-PAT-880088"]
 ENCOUNTERS = ["9902718800112", "9902718800223", "9902718800334"]
-NEEDLES = [*PATIENTS, *ENCOUNTERS, "EXMRN0000001", "EXMRN0000004", "EXV000011"]
+# The pseudonym key, and the unsalted fingerprint of it lakes recorded before issue 22: never
+# written down anywhere (the lake keeps only a salted scrypt check of the key).
+KEY = "phi-test-pseudonym-key-not-a-secret-b7d3f1a9e5c2"
+OLD_FINGERPRINT = pseudonymize(KEY.encode(), "wow-metrics key fingerprint")[:16]
+NEEDLES = [*PATIENTS, *ENCOUNTERS, "EXMRN0000001", "EXMRN0000004", "EXV000011", KEY,
+           OLD_FINGERPRINT]
 
 
 def _landing(root: Path) -> Path:
@@ -82,7 +90,7 @@ def _hits(folder: Path) -> list[str]:
 def test_no_patient_or_encounter_id_reaches_any_output_or_log(tmp_path):
     landing = _landing(tmp_path / "landing")
     prefect_home = tmp_path / "prefect-home"
-    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "WOW_PSEUDONYM_KEY": "phi-test-key",
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "WOW_PSEUDONYM_KEY": KEY,
            "PYTHONPATH": str(REPO_ROOT)}
 
     # `wow run`, verbose: its log lines and messages are the CLI's stdout and stderr.

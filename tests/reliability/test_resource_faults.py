@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from wowproc import add_nightly_delivery, base_landing, copy_tree, digests, warehouse_files, wow_run
+from wowproc import (
+    KEY,
+    add_nightly_delivery,
+    base_landing,
+    copy_tree,
+    digests,
+    warehouse_files,
+    wow_run,
+)
 
 pytestmark = pytest.mark.faults
 EXIT_RESOURCE = 4
@@ -209,7 +217,7 @@ def test_out_of_memory_in_the_build_is_the_same_clear_error(tmp_path, monkeypatc
     def out_of_memory(*args):
         raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate 1.0 GiB")
 
-    monkeypatch.setenv("WOW_PSEUDONYM_KEY", "k")
+    monkeypatch.setenv("WOW_PSEUDONYM_KEY", KEY)
     monkeypatch.setattr(pipeline, "build_partition", out_of_memory)
     with pytest.raises(ResourceError, match="needs more memory than DuckDB may use"):
         pipeline.run(landing, tmp_path / "warehouse")

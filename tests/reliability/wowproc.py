@@ -19,7 +19,7 @@ from conftest import SITE_FORMAT
 
 from wow_metrics.digest import table_digests
 
-KEY = "reliability-test-key-not-a-secret"
+KEY = "reliability-test-pseudonym-key-not-a-secret-93c1e7b5"
 
 # Nights of the sample (2026-02-01 to 2026-03-17): Monday to Thursday of its fourth week, then
 # the Friday and Saturday after them.

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from conftest import SAMPLE_LANDING
 
+from wow_metrics import access
 from wow_metrics.access import ROLLUP_TABLES, NoPublication, rollback, shell, write_exports
 from wow_metrics.cli import main
 from wow_metrics.pipeline import run
@@ -58,6 +59,96 @@ def test_query_is_read_only_and_errors_are_clear(published, capsys):
     assert main(["query", "select 1", "--warehouse", str(warehouse / "missing")]) == 2
     assert "no published warehouse" in capsys.readouterr().err
     assert _digest(warehouse / "wow.duckdb") == before
+
+
+def _attacks(warehouse: Path, outside: Path) -> dict[str, str]:
+    """What an analyst's SQL must not do: name -> statement."""
+    return {
+        "read a system file": "select * from read_csv('/etc/passwd')",
+        "read a system file as text": "select * from read_text('/etc/passwd')",
+        "read the patient-level lake": "select count(*) as n, count(distinct patient_key) as p "
+        f"from read_parquet('{warehouse}/lake/events/*/*.parquet')",
+        "list the warehouse's files": f"select * from glob('{warehouse}/**')",
+        "overwrite the dashboard": "copy (select 'owned' as x) to "
+        f"'{warehouse}/dashboard/index.html' (format csv)",
+        "overwrite a leadership export": "copy (select 1 as wow8_median) to "
+        f"'{warehouse}/exports/2026-03-01/ehr_time_by_department_period.csv' (format csv)",
+        "write a file anywhere": f"copy (select 1 as x) to '{outside}/leak.csv' (format csv)",
+        "export the database": f"export database '{outside}/dump'",
+        "attach a writable database": f"attach '{outside}/mine.duckdb' as mine",
+        "install an extension": "install httpfs",
+        "load an extension": "load httpfs",
+        "re-enable external access": "set enable_external_access = true",
+        "unlock the configuration": "set lock_configuration = false",
+        "allow unsigned extensions": "set allow_unsigned_extensions = true",
+        "widen the allowed paths": "set allowed_paths = ['/']",
+        "redirect the temp directory": f"set temp_directory = '{outside}'",
+    }
+
+
+REFUSED = re.compile(r"disabled|locked|Cannot change|Permission", re.IGNORECASE)
+
+
+def test_query_refuses_files_extensions_and_settings(published, tmp_path, capsys):
+    """`wow query` reads the published tables and nothing else, and cannot be re-opened."""
+    _, warehouse = published
+    write_exports(warehouse)  # the files an analyst must not overwrite
+    protected = [warehouse / "dashboard" / "index.html", warehouse / "wow.duckdb",
+                 warehouse / "exports" / "2026-03-01" / "ehr_time_by_department_period.csv"]
+    before = {p: _digest(p) for p in protected}
+    for name, sql in _attacks(warehouse, tmp_path).items():
+        code = main(["query", sql, "--warehouse", str(warehouse)])
+        captured = capsys.readouterr()
+        assert code == 2, (name, captured.out[:300])
+        assert REFUSED.search(captured.err), (name, captured.err)
+        assert "root:" not in captured.out and "owned" not in captured.out, name
+    assert {p: _digest(p) for p in protected} == before
+    assert list(tmp_path.iterdir()) == []  # nothing written, nothing attached
+    # What an analyst is there for still works: the tables, their definitions, the catalog.
+    assert main(["query", "select count(*) as n from ehr_time_by_clinician_day",
+                 "--warehouse", str(warehouse)]) == 0
+    assert "268" in capsys.readouterr().out
+    assert main(["query", "select comment from duckdb_columns() where table_name = "
+                 "'ehr_time_by_clinician_period' and column_name = 'wow8'",
+                 "--warehouse", str(warehouse)]) == 0
+    assert "Unit: hours per 8 scheduled hours" in capsys.readouterr().out
+    assert main(["query", "select count(*) from duckdb_tables() where not internal",
+                 "--warehouse", str(warehouse)]) == 0
+    assert "\n9\n" in capsys.readouterr().out
+
+
+def test_shell_refuses_files_extensions_and_settings(published, tmp_path):
+    """The shell is one connection for many statements: a SET cannot open the next one up."""
+    _, warehouse = published
+    attacks = _attacks(warehouse, tmp_path)
+    script = "".join(f"{sql};\n" for sql in (
+        attacks["re-enable external access"], attacks["unlock the configuration"],
+        attacks["read a system file"], attacks["read the patient-level lake"],
+        attacks["write a file anywhere"], attacks["attach a writable database"],
+        attacks["load an extension"]))
+    out = io.StringIO()
+    assert shell(warehouse, stdin=io.StringIO(script + "select count(*) from quarantine;\n"),
+                 out=out) == 1
+    text = out.getvalue()
+    assert text.count("error: ") == 7, text
+    assert all(REFUSED.search(line) for line in text.splitlines() if line.startswith("error: "))
+    assert "root:" not in text and "(1 row)" in text  # the last, ordinary statement ran
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_analyst_connection_is_locked_and_sees_the_current_publication(published):
+    """connect_analyst: the connection `wow query` and `wow shell` use, for notebooks too."""
+    _, warehouse = published
+    held = duckdb.connect(str(warehouse / "wow.duckdb"), read_only=True)  # another reader
+    try:
+        with access.connect_analyst(warehouse) as con:
+            assert con.execute("select current_setting('enable_external_access'), "
+                               "current_setting('lock_configuration')").fetchone() == (False, True)
+            assert con.execute("select count(*) from ehr_time_by_clinician_day").fetchone()[0] == 268
+            with pytest.raises(duckdb.Error, match="read-only"):
+                con.execute("delete from quarantine")
+    finally:
+        held.close()
 
 
 def test_shell_answers_statements_and_definitions_are_in_view(published):
@@ -124,13 +215,30 @@ def test_leadership_exports_hold_rollups_only(published):
     assert exported == published_rows and published_rows[1] > 0
 
 
-def test_clinician_level_exports_only_behind_the_flag(published, capsys):
+def test_clinician_level_exports_only_behind_the_flag_and_never_beside_leadership(published,
+                                                                                  capsys):
     _, warehouse = published
+    leadership, informatics = warehouse / "exports", warehouse / "informatics" / "exports"
+    shutil.rmtree(informatics, ignore_errors=True)
     assert main(["export", "--clinician-level", "--warehouse", str(warehouse)]) == 0
-    data = (warehouse / "exports" / "2026-03-01" / "ehr_time_by_clinician_period.csv").read_text()
+    assert str(informatics) in capsys.readouterr().out
+    data = (informatics / "2026-03-01" / "ehr_time_by_clinician_period.csv").read_text()
     assert "C0001" in data
-    assert main(["export", "--warehouse", str(warehouse)]) == 0  # back to rollups only
-    assert not list((warehouse / "exports").rglob("ehr_time_by_clinician_period.*"))
+    # The leadership folder never holds a clinician-level file, named or not.
+    ids = _identifiers(warehouse)
+    for f in leadership.rglob("*.*"):
+        assert f.name.split(".")[0] in ROLLUP_TABLES, f
+        assert not any(i.encode() in f.read_bytes() for i in ids), f
+    # A normal export (as after every publication) rewrites the leadership files; the
+    # informatics export is not deleted, and is rewritten from the same publication.
+    written = _digest(informatics / "2026-03-01" / "ehr_time_by_clinician_period.parquet")
+    assert main(["export", "--warehouse", str(warehouse)]) == 0
+    assert not list(leadership.rglob("ehr_time_by_clinician_period.*"))
+    assert _digest(informatics / "2026-03-01" / "ehr_time_by_clinician_period.parquet") == written
+    # An old leadership folder that held a clinician-level file (before this rule) loses it.
+    (leadership / "2026-03-01" / "ehr_time_by_clinician_period.csv").write_text(data)
+    write_exports(warehouse)
+    assert not list(leadership.rglob("ehr_time_by_clinician_period.*"))
 
 
 def test_a_reader_sees_the_old_or_the_new_publication_whole(tmp_path):

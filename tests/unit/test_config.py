@@ -26,6 +26,7 @@ DEFAULTS = {
     "threads": None,
     "memory_limit": None,
     "lock_wait_seconds": 0,
+    "file_mode": "owner",
 }
 
 

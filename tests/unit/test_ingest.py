@@ -14,7 +14,7 @@ import pytest
 
 from wow_metrics.pseudonym import ENV_VAR, MissingKeyError, pseudonymize
 
-TEST_KEY = b"test-only-key-not-a-secret"  # what tests/conftest.py puts in WOW_PSEUDONYM_KEY
+TEST_KEY = b"test-only-pseudonym-key-not-a-secret-5f1c9e7a2b4d8036"  # tests/conftest.py's key
 NEW_YORK = "America/New_York"
 COUNT_COLUMNS = ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate", "rows_excluded")
 

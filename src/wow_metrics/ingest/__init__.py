@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from wow_metrics import pseudonym
 from wow_metrics.config import Settings, memory_limit_bytes
 from wow_metrics.faults import ResourceError
 from wow_metrics.files import durable_replace
@@ -32,7 +33,7 @@ from wow_metrics.ingest.rawcsv import (
 )
 from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, Lake, atomic_write_parquet
 from wow_metrics.progress import mark
-from wow_metrics.pseudonym import hmac_pads, key_fingerprint
+from wow_metrics.pseudonym import hmac_pads
 from wow_metrics.sqlfiles import install_macros, read_sql
 from wow_metrics.warehouse import sql_literal
 
@@ -258,9 +259,8 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
                 now: dt.datetime | None = None) -> IngestPlan:
     """Decide, for every extract in the landing zone, whether it is new, changed, or a duplicate."""
     now = now or dt.datetime.now(dt.UTC)
-    fingerprint = key_fingerprint(key)
     manifest = lake.load_manifest()
-    _check_lake_compatible(manifest, settings, fingerprint)
+    fingerprint = _check_lake_compatible(manifest, settings, key)
     report = IngestReport()
     # Scratch of an ingest that died (one run at a time writes a warehouse) is of no use, nor
     # are lake files it wrote before it could record them in the manifest.
@@ -507,10 +507,16 @@ def _has_bad_values(con, raw_sql: str) -> bool:
     ).fetchall()[0][0])
 
 
-def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint: str) -> None:
+def _check_lake_compatible(manifest: list[dict], settings: Settings, key: bytes) -> str:
+    """Refuse a lake read under another default_timezone or pseudonymised with another key;
+    return the key check to record for this run's files (the lake's own, or a new one).
+
+    A lake of the old scheme (an unsalted HMAC of the key) is recognised: with the key it was
+    built with, every row's old fingerprint is replaced by a salted check (saved with the
+    manifest); with any other key the run stops."""
     live = [r for r in manifest if r["status"] in LIVE_STATUSES]
     zones = {r["default_timezone"] for r in live}
-    keys = {r["key_fingerprint"] for r in live}
+    checks = {r["key_fingerprint"] for r in live}
     if zones and zones != {settings.default_timezone}:
         raise LakeMismatch(
             f"the lake was ingested with default_timezone {sorted(zones)} but wow.yaml now says "
@@ -518,12 +524,25 @@ def _check_lake_compatible(manifest: list[dict], settings: Settings, fingerprint
             "Re-run with --reingest to read every extract of the landing zone again under the "
             "new setting (it lists, and keeps, extracts already purged from the landing zone)."
         )
-    if keys and keys != {fingerprint}:
+    if any(not pseudonym.key_matches(key, check) for check in checks):
+        old = any(pseudonym.is_legacy_fingerprint(c) for c in checks)
         raise LakeMismatch(
-            "the lake was pseudonymised with a different WOW_PSEUDONYM_KEY than this run's: "
-            "patient keys would not match. Use the original key, or --reingest to read every "
-            "extract of the landing zone again under this one."
-        )
+            "the lake was pseudonymised with a different WOW_PSEUDONYM_KEY than this run's"
+            + (" (recorded under the older, unsalted fingerprint scheme)" if old else "")
+            + ": patient keys would not match. Use the original key, or --reingest to read "
+            "every extract of the landing zone again under the new one.")
+    current = [c for c in checks if pseudonym.is_key_check(c)]
+    check = current[0] if current else pseudonym.new_key_check(key)
+    legacy = [r for r in manifest if pseudonym.is_legacy_fingerprint(r["key_fingerprint"])]
+    if legacy:
+        log.warning("the lake's record of the pseudonym key used the older, unsalted fingerprint "
+                    "scheme (an HMAC of the key, cheap to test guesses against); the key matches, "
+                    "and the record is replaced by a salted scrypt check")
+        for row in legacy:
+            # A row no longer live may have been read under another key: its record is dropped.
+            row["key_fingerprint"] = (check if pseudonym.key_matches(key, row["key_fingerprint"])
+                                      else None)
+    return check
 
 
 def _quarantine_whole_file(lake: Lake, sha: str, src: SourceFile, reason: str) -> dict:
