@@ -211,9 +211,10 @@ def _write_export_folder(warehouse: Path, final: Path, tables: tuple[str, ...]) 
             folder.mkdir()
             for table in tables:
                 con.execute(f"copy (select * from {table} where period_start = $p order by all) "
-                            f"to '{folder / table}.parquet' (format parquet)", {"p": period})
-                con.execute(f"copy ({safe[table]}) to '{folder / table}.csv' (format csv, header)",
-                            {"p": period})
+                            "to $out (format parquet)",
+                            {"p": period, "out": f"{folder / table}.parquet"})
+                con.execute(f"copy ({safe[table]}) to $out (format csv, header)",
+                            {"p": period, "out": f"{folder / table}.csv"})
     replace_dir(staging, final)
     return sorted(final.rglob("*.*"))
 
