@@ -33,6 +33,18 @@ EXIT_RESOURCE = 4
 OBSERVED: dict[str, str] = {}  # case -> the error message a user saw (for the issue note)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _print_observed(request):
+    """After the module: print what each fault looked like to a user (each test asserts it)."""
+    yield
+    if OBSERVED:
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("\nresource faults observed:")
+            for case, message in OBSERVED.items():
+                reporter.write_line(f"  {case}: {message}")
+
+
 @dataclass
 class Setup:
     root: Path
@@ -223,13 +235,3 @@ def test_out_of_memory_in_the_build_is_the_same_clear_error(tmp_path, monkeypatc
         pipeline.run(landing, tmp_path / "warehouse")
     assert not (tmp_path / "warehouse" / "wow.duckdb").exists()
     assert list((tmp_path / "warehouse" / ".build").iterdir()) == []  # no scratch left
-
-
-def test_observed_messages(capsys):
-    """Print what each fault looked like to a user (for the issue note)."""
-    if not OBSERVED:
-        pytest.skip("no fault case ran")
-    with capsys.disabled():
-        print("\nresource faults observed:")
-        for case, message in OBSERVED.items():
-            print(f"  {case}: {message}")
