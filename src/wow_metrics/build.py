@@ -35,11 +35,8 @@ def load_partition_inputs(con, ctx: RunContext, plan: BuildPlan, buckets: list[i
     # An incremental build reads, per clinician in scope, the events within 3 days of the
     # days it rebuilds: enough for every interval that reaches into them.
     if plan.scope_path:
-        con.execute("create table build_scope as select * from read_parquet($p)",
-                    {"p": plan.scope_path})
-        con.execute("create table scope_windows as select clinician_id, "
-                    "min(activity_date) - 3 as first_date, max(activity_date) + 3 as last_date "
-                    "from build_scope group by clinician_id")
+        wh.load_parquet(con, "build_scope", plan.scope_path)
+        wh.run_model_file(con, "build/scope_windows.sql")
     window_filter = (
         " where exists (select 1 from scope_windows w where w.clinician_id = e.clinician_id "
         "and cast(timezone('UTC', e.{col}) as DATE) between w.first_date and w.last_date)"
@@ -55,8 +52,7 @@ def load_partition_inputs(con, ctx: RunContext, plan: BuildPlan, buckets: list[i
     mark("build.partition_read")
     ref = ctx.work_dir / "reference"
     for table in ("stg_roster", "stg_holidays", "stg_category_map"):
-        con.execute(f"create table {table} as select * from read_parquet($p)",
-                    {"p": str(ref / f"{table}.parquet")})
+        wh.load_parquet(con, table, ref / f"{table}.parquet")
     # Schedule rows are staged globally (appointment_id replacement crosses clinicians);
     # each task keeps its own clinicians'.
     con.execute(f"create table stg_schedule as select * from (select * from read_parquet($p) "

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, memory_limit_bytes
 from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, N_BUCKETS
 from wow_metrics.run_context import BuildPlan, RunContext, connect_run, live_extracts
-from wow_metrics.sqlfiles import read_sql
 from wow_metrics.state import (
     code_fingerprint,
     formats_fingerprint,
@@ -77,16 +77,10 @@ def plan_build(ctx: RunContext, backfill: tuple[dt.date, dt.date] | None = None)
     else:
         con = connect_run(ctx)
         try:
-            maps = con.execute(
-                "select count(*) from ((select format, action_key, report_name_key, category, "
-                "is_prescription from read_parquet($a) where is_effective except select format, "
-                "action_key, report_name_key, category, is_prescription from read_parquet($b) "
-                "where is_effective) union all (select format, action_key, report_name_key, "
-                "category, is_prescription from read_parquet($b) where is_effective except select "
-                "format, action_key, report_name_key, category, is_prescription from "
-                "read_parquet($a) where is_effective))",
-                {"a": str(ref / "stg_category_map.parquet"),
-                 "b": str(state_dir(ctx.warehouse) / "stg_category_map.parquet")}).fetchone()[0]
+            wh.run_model_file(con, "planning/action_map_changes.sql", {
+                "current_map_file": str(ref / "stg_category_map.parquet"),
+                "published_map_file": str(state_dir(ctx.warehouse) / "stg_category_map.parquet")})
+            maps = con.execute("select count(*) from action_map_changes").fetchone()[0]
         finally:
             con.close()
         if maps:
@@ -122,38 +116,27 @@ def write_scope(ctx: RunContext, state: dict, path: Path,
                       for i in set(live_now).symmetric_difference(state["live_extracts"])})
     con = connect_run(ctx)
     try:
-        extent_cols = ("clinician_id VARCHAR, bucket INTEGER, event_date_utc DATE, events BIGINT, "
-                       "sha VARCHAR")
         live_shas = sorted({i.split(":", 1)[0] for i in live_now})
         for table, shas in (("extents_changed", changed), ("extents_live", live_shas)):
             files = [str(p) for sha in shas if (p := lake.extents_path(sha)).exists()]
-            con.execute(f"create table {table} ({extent_cols})")
             if files:
-                con.execute(f"insert into {table} select clinician_id, bucket, event_date_utc, "
-                            "events, parse_filename(filename, true) "
-                            "from read_parquet($f, filename = true)", {"f": files})
+                wh.run_model_file(con, "sources/lake_extents.sql", {"extent_files": files}, table)
+            else:
+                wh.run_model_file(con, "sources/lake_extents_none.sql", name=table)
         ref = ctx.work_dir / "reference"
         for table in ("stg_roster", "stg_schedule", "stg_holidays"):
-            con.execute(f"create table {table}_now as select * from read_parquet($p)",
-                        {"p": str(ref / f"{table}.parquet")})
-            con.execute(f"create table {table}_prev as select * from read_parquet($p)",
-                        {"p": str(prev / f"{table}.parquet")})
+            wh.load_parquet(con, f"{table}_now", ref / f"{table}.parquet")
+            wh.load_parquet(con, f"{table}_prev", prev / f"{table}.parquet")
         con.execute("attach $db as prev_pub (read_only)", {"db": str(ctx.warehouse / "wow.duckdb")})
-        con.execute("create table days_prev as select clinician_id, activity_date "
-                    "from prev_pub.ehr_time_by_clinician_day")
+        wh.run_model_file(con, "planning/days_prev.sql")
         con.execute("detach prev_pub")
-        con.execute("create table scope as " + read_sql("planning/build_scope.sql"))
         if backfill:
+            wh.run_model_file(con, "planning/build_scope.sql")
             start, end = backfill
-            con.execute(
-                """insert into scope
-                select distinct clinician_id, activity_date from (
-                    select clinician_id, event_date_utc + offs as activity_date
-                    from extents_live, (select unnest([-2, -1, 0, 1, 2]) as offs)
-                    union select clinician_id, activity_date from days_prev
-                ) where activity_date between $start and $end
-                except select * from scope""",
-                {"start": start, "end": end})
+            wh.run_model_file(con, "planning/backfill_scope.sql",
+                              {"backfill_start": start, "backfill_end": end}, "scope")
+        else:
+            wh.run_model_file(con, "planning/build_scope.sql", name="scope")
         con.execute("copy (select * from scope order by all) to $p (format parquet)",
                     {"p": str(path)})
         rows = con.execute("select count(*) from scope").fetchone()[0]
@@ -161,15 +144,10 @@ def write_scope(ctx: RunContext, state: dict, path: Path,
             f"select distinct {BUCKET_SQL} from scope").fetchall()}
         # Only extracts with events within 3 days of a rebuilt day need reading (the same
         # window each build task applies to the rows).
-        con.execute(
-            """create temp table in_windows as select e.sha, e.events from extents_live e
-            join (select clinician_id, min(activity_date) - 4 as first_date,
-                         max(activity_date) + 4 as last_date from scope group by all) w
-              on w.clinician_id = e.clinician_id
-             and e.event_date_utc between w.first_date and w.last_date""")
+        wh.run_model_file(con, "planning/extracts_in_windows.sql")
         shas = [r[0] for r in con.execute(
-            "select distinct sha from in_windows order by 1").fetchall()]
-        events = con.execute("select coalesce(sum(events), 0) from in_windows").fetchone()[0]
+            "select distinct sha from extracts_in_windows order by 1").fetchall()]
+        events = con.execute("select coalesce(sum(events), 0) from extracts_in_windows").fetchone()[0]
     finally:
         con.close()
     return rows, buckets, shas, int(events)

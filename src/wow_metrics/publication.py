@@ -37,8 +37,7 @@ def finish_run(ctx: RunContext, plan: BuildPlan, report: IngestReport,
     try:
         ref = ctx.work_dir / "reference"
         for table in REFERENCE_OUTPUTS:
-            con.execute(f"create table {table} as select * from read_parquet($p)",
-                        {"p": str(ref / f"{table}.parquet")})
+            wh.load_parquet(con, table, ref / f"{table}.parquet")
         load_lake_audit_trail(con, ctx.lake)
         assemble(con, ctx, plan, results)
         mark("publish.assembled")
@@ -110,23 +109,24 @@ def assemble(con, ctx: RunContext, plan: BuildPlan, results: list[PartitionResul
     files = {t: [r.outputs[t] for r in sorted(results, key=lambda r: r.index)]
              for t in PARTITION_OUTPUTS}
     if plan.scope_path:
-        con.execute("create table build_scope as select * from read_parquet($p)",
-                    {"p": plan.scope_path})
+        wh.load_parquet(con, "build_scope", plan.scope_path)
         con.execute("attach $db as prev_pub (read_only)", {"db": str(ctx.warehouse / "wow.duckdb")})
+    previous = {"ehr_time_by_clinician_day": "assembly/previous_ehr_time_by_clinician_day.sql",
+                "file_event_counts": "assembly/previous_file_event_counts.sql"}
     for table in PARTITION_OUTPUTS:
-        new_rows = "select * from read_parquet($files)" if files[table] else None
-        if plan.scope_path:
-            previous = (f"prev_pub.{table}" if table != "file_event_counts"
-                        else "read_parquet($previous)")
-            kept = (f"select * from {previous} where (clinician_id, activity_date) not in "
-                    "(select (clinician_id, activity_date) from build_scope)")
-            body = kept + (f" union all by name {new_rows}" if new_rows else "")
-            params = {"files": files[table]} if new_rows else {}
-            if table == "file_event_counts":
-                params["previous"] = str(state_dir(ctx.warehouse) / "file_event_counts.parquet")
+        partition_files = {"partition_files": files[table]}
+        if not plan.scope_path:
+            wh.run_model_file(con, "assembly/partition_rows.sql", partition_files, table)
+            continue
+        wh.run_model_file(con, previous[table], {"previous_file": str(
+            state_dir(ctx.warehouse) / "file_event_counts.parquet")}, "previous_rows")
+        if files[table]:
+            wh.run_model_file(con, "assembly/new_rows.sql", partition_files)
         else:
-            body, params = new_rows, {"files": files[table]}
-        con.execute(f"create table {table} as select * from ({body}) order by all", params)
+            wh.run_model_file(con, "assembly/no_new_rows.sql", name="new_rows")
+        wh.run_model_file(con, "assembly/assembled_rows.sql", name=table)
+        con.execute("drop view new_rows")
+        con.execute("drop view previous_rows")
     if plan.scope_path:
         con.execute("detach prev_pub")
 
