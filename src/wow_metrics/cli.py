@@ -42,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wow", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(sub)
+    _add_demo_and_generate(sub)
+    _add_serve(sub)
+    _add_access_commands(sub)
+    return parser
 
+
+def _add_run(sub) -> None:
     run = sub.add_parser(
         "run", help="ingest new extracts, rebuild and publish the metric tables",
         description="Ingest every extract of the landing zone not yet in the warehouse's lake, "
@@ -75,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "cluster: a scheduler address (tcp://host:8786) or 'local' for a temporary "
                      "cluster of two worker processes")
 
+
+def _add_demo_and_generate(sub) -> None:
     demo = sub.add_parser(
         "demo", help="run on the bundled synthetic sample into ./warehouse and show results",
         description="Run the whole pipeline on data/sample (synthetic; a throwaway pseudonym key "
@@ -96,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--events-per-day", type=int, default=None,
                      help="events per clinician on a clinic day (default: the generator's)")
 
+
+def _add_serve(sub) -> None:
     serve = sub.add_parser(
         "serve", help="serve the nightly Prefect deployment on a cron schedule",
         description="Register the 'nightly/wow-nightly' deployment with the Prefect API "
@@ -107,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cron schedule (default '0 2 * * *': 02:00 every day)")
     serve.add_argument("--timezone", default=None,
                        help="IANA time zone of the schedule (default: wow.yaml's default_timezone)")
+
+
+def _add_access_commands(sub) -> None:
     for name, text in (
             ("query", "run one SQL statement on the published tables, read-only; SQL cannot "
              "read or write files, attach databases, load extensions or change settings"),
@@ -127,7 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "the informatics audience only) into <warehouse>/informatics/"
                              "exports/, never beside the leadership files; once there it is "
                              "rewritten with them after every publication")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
