@@ -32,10 +32,10 @@ ALLOWED_INLINE = {
     "ingest/__init__.py": 3,
     "ingest/rawcsv.py": 5,
     # Not yet moved to sql/ (issue 23, follow-up): loading reference files and definitions
-    # into their raw tables, the lake's audit trail and the assembly with the previous
-    # publication, a build task's lake-events view and schedule, and the gate's inputs.
+    # into their raw tables, the lake's audit trail, a build task's lake-events view and
+    # schedule, and the gate's inputs.
     "reference.py": 10,
-    "publication.py": 5,
+    "publication.py": 4,
     "build.py": 3,
     "validate.py": 8,
 }
