@@ -8,6 +8,8 @@
 -- Inputs: extents_changed (clinician_id, event_date_utc), extents_live, roster_now/prev,
 --         schedule_now/prev, holidays_now/prev, days_prev (clinician_id, activity_date).
 -- (Period rows are recomputed from the day table at every publication.)
+-- Scope: planning
+-- Materialized: table
 with changed_extents as (select * from extents_changed),
 live_extents as (select * from extents_live),
 roster_now as (select * from stg_roster_now where reject_reason is null and not is_replaced),

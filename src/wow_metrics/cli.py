@@ -8,6 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+# A run's summary and the demo's report (stdlib only: cheap for every command).
+from wow_metrics.report import demo_report, format_summary
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample"
 
@@ -39,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wow", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(sub)
+    _add_demo_and_generate(sub)
+    _add_serve(sub)
+    _add_access_commands(sub)
+    return parser
 
+
+def _add_run(sub) -> None:
     run = sub.add_parser(
         "run", help="ingest new extracts, rebuild and publish the metric tables",
         description="Ingest every extract of the landing zone not yet in the warehouse's lake, "
@@ -72,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "cluster: a scheduler address (tcp://host:8786) or 'local' for a temporary "
                      "cluster of two worker processes")
 
+
+def _add_demo_and_generate(sub) -> None:
     demo = sub.add_parser(
         "demo", help="run on the bundled synthetic sample into ./warehouse and show results",
         description="Run the whole pipeline on data/sample (synthetic; a throwaway pseudonym key "
@@ -93,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--events-per-day", type=int, default=None,
                      help="events per clinician on a clinic day (default: the generator's)")
 
+
+def _add_serve(sub) -> None:
     serve = sub.add_parser(
         "serve", help="serve the nightly Prefect deployment on a cron schedule",
         description="Register the 'nightly/wow-nightly' deployment with the Prefect API "
@@ -104,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cron schedule (default '0 2 * * *': 02:00 every day)")
     serve.add_argument("--timezone", default=None,
                        help="IANA time zone of the schedule (default: wow.yaml's default_timezone)")
+
+
+def _add_access_commands(sub) -> None:
     for name, text in (
             ("query", "run one SQL statement on the published tables, read-only; SQL cannot "
              "read or write files, attach databases, load extensions or change settings"),
@@ -124,7 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
                              "the informatics audience only) into <warehouse>/informatics/"
                              "exports/, never beside the leadership files; once there it is "
                              "rewritten with them after every publication")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +199,7 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
 
     try:
         if dask_address:
-            summary = _flows().nightly.run_on_dask(
+            summary = _orchestration().run_on_dask(
                 landing, warehouse, dask_address=dask_address, full_refresh=full_refresh,
                 partitions=partitions)
         else:
@@ -208,35 +224,6 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
     return 0
 
 
-def format_summary(summary) -> str:
-    """A short, human summary of a run."""
-    from wow_metrics.report import coverage_line, reference_line
-
-    ing = summary.ingest
-    lines = [
-        f"wow run {summary.run_id}: published {summary.warehouse / 'wow.duckdb'} "
-        f"in {summary.seconds:.1f}s",
-        f"  extracts: {ing.files_seen} seen, {ing.files_ingested} ingested, "
-        f"{ing.files_skipped} already ingested, {ing.files_quarantined} quarantined whole",
-        f"  extract rows this run: {ing.rows_read:,} read, {ing.rows_written:,} loaded, "
-        f"{ing.rows_quarantined:,} quarantined",
-        reference_line(summary),
-        f"  events on timelines: {summary.events_on_timeline:,}; clinicians: {summary.clinicians}; "
-        f"clinician-days: {summary.day_rows:,}; clinician-periods: {summary.period_rows:,}",
-        f"  quarantine table: {summary.rows_quarantined_total:,} row(s) in all "
-        "(select * from quarantine)",
-        coverage_line(summary),
-        f"  build: {summary.build} ({summary.partitions} task(s); {summary.partitions_reason})",
-        f"  validation: {summary.expectations_run} expectations run, no critical failure; "
-        f"{summary.events_validated:,} new lake events checked; "
-        f"Data Docs {summary.warehouse / 'docs' / 'index.html'}",
-        "  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.phase_seconds.items()),
-    ]
-    for warning in summary.warnings[:10]:
-        lines.append(f"  warning: {warning}")
-    return "\n".join(lines)
-
-
 def _cmd_demo(args) -> int:
     from wow_metrics.pseudonym import ENV_VAR, throwaway_key
 
@@ -253,73 +240,21 @@ def _cmd_demo(args) -> int:
     return code
 
 
-def demo_report(warehouse: Path) -> str:
-    """Headline figures from a published warehouse and where to look next."""
-    from wow_metrics.report import headline_medians
-
-    db = warehouse / "wow.duckdb"
-    headline = headline_medians(warehouse)
-    period = headline.period_start
-    header = f"{'department':<22}{'n':>3}{'EHR-Time8':>11}{'WOW8':>8}{'IB-Time8':>10}" \
-             f"{'Pajama8':>9}{'WOW h/FTE-wk':>14}"
-    out = [""]
-    org = headline.organisation
-
-    def fmt(v, width):
-        return f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}"
-
-    if org and not org["is_suppressed"]:
-        change = org["wow8_median_change"]
-        out += [f"Organisation, period starting {period} ({headline.coverage}), "
-                f"{org['n_clinicians']} eligible clinicians (efficiency_of_practice_by_period):",
-                f"  median WOW per 8 scheduled hours {org['wow8_median']:.2f} h"
-                + (f" ({change:+.2f} vs the previous period)" if change is not None else
-                   " (no change shown: changes are computed only between complete periods)"
-                   if not org["is_complete_period"] else ""),
-                f"  median EHR time per 8 scheduled hours {org['ehr_time8_median']:.2f} h",
-                f"  clinicians with WOW over {org['wow_threshold_hours_per_fte_week']:g} h per "
-                f"FTE week: {org['pct_clinicians_wow_over_threshold']:.0f}%", ""]
-    out += [f"Medians per department, period starting {period} (hours per 8 scheduled hours; "
-            "WOW hours per clinical-FTE week); '-' = suppressed, fewer than min_cell_size "
-            "eligible clinicians:", header]
-    for r in headline.rows:
-        out.append(f"{r['department'][:21]:<22}{r['clinicians']:>3}{fmt(r['ehr_time8'], 11)}"
-                   f"{fmt(r['wow8'], 8)}{fmt(r['ib_time8'], 10)}{fmt(r['pajama_time8'], 9)}"
-                   f"{fmt(r['wow_hours_per_fte_week'], 14)}")
-    out += [
-        "",
-        "Where to look next:",
-        f"  dashboard (open in a browser, works offline): {warehouse / 'dashboard' / 'index.html'}",
-        f"  leadership exports (rollups only): {warehouse / 'exports'}/",
-        f"  query it read-only: .venv/bin/wow query \"from ehr_time_by_department_period\" "
-        f"--warehouse {warehouse}   (or .venv/bin/wow shell)",
-        "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, "
-        "ehr_time_by_department_period, efficiency_of_practice_by_period, coverage_by_date, "
-        "ingest_manifest, "
-        "quarantine, metric_definitions, validation_results",
-        "  definitions: docs/metrics.md, schemas/contracts/ and the metric_definitions table",
-        f"  validation (Great Expectations Data Docs): {Path(db).parent / 'docs' / 'index.html'}",
-    ]
-    return "\n".join(out)
-
-
-def _flows():
-    """The flows/ package beside src/ (Prefect is imported only by the commands that use it)."""
+def _orchestration():
+    """The Prefect flows (Prefect is imported only by the commands that use it)."""
     # The library's warnings reach the Prefect UI; Dask's connection chatter does not.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "wow_metrics")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    import flows.nightly
+    from wow_metrics import orchestration
 
-    return flows
+    return orchestration
 
 
 def _cmd_serve(args) -> int:
     from wow_metrics.config import ConfigError
 
     try:
-        _flows().nightly.serve_nightly(args.landing, args.warehouse, cron=args.cron,
+        _orchestration().serve_nightly(args.landing, args.warehouse, cron=args.cron,
                                        timezone=args.timezone)
     except (ConfigError, ValueError) as exc:
         print(f"wow: error: {exc}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Headline figures of a published warehouse, for `wow demo` and the nightly flow's artifacts."""
+"""A run's summary and a published warehouse's headline figures, for `wow run`, `wow demo` and
+the nightly flow's log and artifacts."""
 
 from __future__ import annotations
 
@@ -108,3 +109,78 @@ def coverage_line(summary) -> str:
         text += (f"; {len(summary.gap_dates)} day(s) without a single event (a missed "
                  f"extract?): {shown}{more}")
     return text
+
+
+def format_summary(summary) -> str:
+    """A short, human summary of a run."""
+    ing = summary.ingest
+    lines = [
+        f"wow run {summary.run_id}: published {summary.warehouse / 'wow.duckdb'} "
+        f"in {summary.seconds:.1f}s",
+        f"  extracts: {ing.files_seen} seen, {ing.files_ingested} ingested, "
+        f"{ing.files_skipped} already ingested, {ing.files_quarantined} quarantined whole",
+        f"  extract rows this run: {ing.rows_read:,} read, {ing.rows_written:,} loaded, "
+        f"{ing.rows_quarantined:,} quarantined",
+        reference_line(summary),
+        f"  events on timelines: {summary.events_on_timeline:,}; clinicians: {summary.clinicians}; "
+        f"clinician-days: {summary.day_rows:,}; clinician-periods: {summary.period_rows:,}",
+        f"  quarantine table: {summary.rows_quarantined_total:,} row(s) in all "
+        "(select * from quarantine)",
+        coverage_line(summary),
+        f"  build: {summary.build} ({summary.partitions} task(s); {summary.partitions_reason})",
+        f"  validation: {summary.expectations_run} expectations run, no critical failure; "
+        f"{summary.events_validated:,} new lake events checked; "
+        f"Data Docs {summary.warehouse / 'docs' / 'index.html'}",
+        "  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.phase_seconds.items()),
+    ]
+    for warning in summary.warnings[:10]:
+        lines.append(f"  warning: {warning}")
+    return "\n".join(lines)
+
+
+def demo_report(warehouse: Path) -> str:
+    """Headline figures from a published warehouse and where to look next."""
+    db = warehouse / "wow.duckdb"
+    headline = headline_medians(warehouse)
+    period = headline.period_start
+    header = f"{'department':<22}{'n':>3}{'EHR-Time8':>11}{'WOW8':>8}{'IB-Time8':>10}" \
+             f"{'Pajama8':>9}{'WOW h/FTE-wk':>14}"
+    out = [""]
+    org = headline.organisation
+
+    def fmt(v, width):
+        return f"{v:>{width}.2f}" if v is not None else f"{'-':>{width}}"
+
+    if org and not org["is_suppressed"]:
+        change = org["wow8_median_change"]
+        out += [f"Organisation, period starting {period} ({headline.coverage}), "
+                f"{org['n_clinicians']} eligible clinicians (efficiency_of_practice_by_period):",
+                f"  median WOW per 8 scheduled hours {org['wow8_median']:.2f} h"
+                + (f" ({change:+.2f} vs the previous period)" if change is not None else
+                   " (no change shown: changes are computed only between complete periods)"
+                   if not org["is_complete_period"] else ""),
+                f"  median EHR time per 8 scheduled hours {org['ehr_time8_median']:.2f} h",
+                f"  clinicians with WOW over {org['wow_threshold_hours_per_fte_week']:g} h per "
+                f"FTE week: {org['pct_clinicians_wow_over_threshold']:.0f}%", ""]
+    out += [f"Medians per department, period starting {period} (hours per 8 scheduled hours; "
+            "WOW hours per clinical-FTE week); '-' = suppressed, fewer than min_cell_size "
+            "eligible clinicians:", header]
+    for r in headline.rows:
+        out.append(f"{r['department'][:21]:<22}{r['clinicians']:>3}{fmt(r['ehr_time8'], 11)}"
+                   f"{fmt(r['wow8'], 8)}{fmt(r['ib_time8'], 10)}{fmt(r['pajama_time8'], 9)}"
+                   f"{fmt(r['wow_hours_per_fte_week'], 14)}")
+    out += [
+        "",
+        "Where to look next:",
+        f"  dashboard (open in a browser, works offline): {warehouse / 'dashboard' / 'index.html'}",
+        f"  leadership exports (rollups only): {warehouse / 'exports'}/",
+        f"  query it read-only: .venv/bin/wow query \"from ehr_time_by_department_period\" "
+        f"--warehouse {warehouse}   (or .venv/bin/wow shell)",
+        "  tables: ehr_time_by_clinician_day, ehr_time_by_clinician_period, "
+        "ehr_time_by_department_period, efficiency_of_practice_by_period, coverage_by_date, "
+        "ingest_manifest, "
+        "quarantine, metric_definitions, validation_results",
+        "  definitions: docs/metrics.md, schemas/contracts/ and the metric_definitions table",
+        f"  validation (Great Expectations Data Docs): {Path(db).parent / 'docs' / 'index.html'}",
+    ]
+    return "\n".join(out)

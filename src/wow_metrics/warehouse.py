@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +29,13 @@ PUBLISHED_TABLES = (
 )
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _MATERIALIZED = re.compile(r"^--\s*Materialized:\s*(table|view)\s*$", re.MULTILINE)
-_SCOPE = re.compile(r"^--\s*Scope:\s*(reference|partition|publication)\s*$", re.MULTILINE)
-# Where a model or audit runs: `reference` once per run on the reference files, `partition` once
-# per bucket group of clinicians (in its own database, possibly on a Dask worker),
-# `publication` once on the assembled tables before they are published.
-SCOPES = ("reference", "partition", "publication")
+_SCOPE = re.compile(r"^--\s*Scope:\s*(reference|planning|partition|publication)\s*$",
+                    re.MULTILINE)
+# Where a model or audit runs: `reference` once per run on the reference files, `planning` once
+# per incremental run to decide what to rebuild, `partition` once per bucket group of
+# clinicians (in its own database, possibly on a Dask worker), `publication` once on the
+# assembled tables before they are published.
+SCOPES = ("reference", "planning", "partition", "publication")
 
 
 class AuditFailure(RuntimeError):
@@ -75,7 +77,7 @@ def _strip_comments(sql: str) -> str:
 def _scope_of(path: Path, text: str) -> str:
     found = _SCOPE.search(text)
     if not found:
-        raise RuntimeError(f"{path}: header needs a '-- Scope: reference|partition|publication' line")
+        raise RuntimeError(f"{path}: header needs a '-- Scope: {'|'.join(SCOPES)}' line")
     return found.group(1)
 
 
@@ -110,6 +112,32 @@ def discover_models(scope: str | None = None, root: Path = SQL_ROOT) -> list[Mod
         for name in sorted(n for n, m in models.items() if m.layer == layer):
             visit(name, ())
     return [m for m in ordered if scope is None or m.scope == scope]
+
+
+def load_model(relative: str, root: Path = SQL_ROOT) -> Model:
+    """One sql/ file that a step runs by name, outside the layers (planning, loading, assembly)."""
+    path = root / relative
+    text = path.read_text(encoding="utf-8")
+    found, scope = _MATERIALIZED.search(text), _SCOPE.search(text)
+    # A source loaded by any step (sources/parquet_file.sql) names no one scope.
+    return Model(path.stem, path.parent.name, text, found.group(1) if found else "table",
+                 scope.group(1) if scope else "any")
+
+
+def run_model_file(con, relative: str, params: dict[str, Any] | None = None,
+                   name: str | None = None) -> None:
+    """Run the model of sql/<relative> as its own table (or as `name`, for a file run for more
+    than one table)."""
+    model = load_model(relative)
+    params = params or {}
+    if model.materialized == "view":  # a view reads its parameters as variables
+        bind_variables(con, {k: params[k] for k in model.params if k in params})
+    run_model(con, model if name is None else replace(model, name=name), params)
+
+
+def load_parquet(con, table: str, path: Path | str) -> None:
+    """Load a Parquet file the run wrote earlier as the table it was."""
+    run_model_file(con, "sources/parquet_file.sql", {"parquet_file": str(path)}, table)
 
 
 def discover_audits(scope: str, root: Path = SQL_ROOT) -> list[tuple[str, str]]:

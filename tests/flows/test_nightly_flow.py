@@ -161,17 +161,17 @@ def test_blocked_publication_is_readable_in_the_flow_run(harness, landing: Path,
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-    from wow_metrics import pipeline
+    from wow_metrics import publication
     from wow_metrics.warehouse import AuditFailure
 
-    real_validate = pipeline.validate
+    real_validate = publication.validate
 
     def corrupt_then_validate(con, *args, **kwargs):
         con.execute("update ehr_time_by_clinician_day set wow_minutes = ehr_minutes + 5 "
                     "where rowid = (select min(rowid) from ehr_time_by_clinician_day)")
         return real_validate(con, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "validate", corrupt_then_validate)
+    monkeypatch.setattr(publication, "validate", corrupt_then_validate)
     warehouse = tmp_path / "warehouse"
     state = nightly(str(landing), str(warehouse), return_state=True)
     assert state.is_failed()

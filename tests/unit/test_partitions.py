@@ -12,7 +12,7 @@ from conftest import SAMPLE_LANDING
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wow_metrics import pipeline
+from wow_metrics import planning
 from wow_metrics.config import Settings, memory_limit_bytes
 from wow_metrics.pipeline import build_task_count, run
 
@@ -41,7 +41,7 @@ def test_partitioned_build_equals_single_build(tmp_path: Path, monkeypatch) -> N
     # Unset, the number follows the lake's events and memory_limit: a third of the sample's
     # events per task under 1GB gives three tasks.
     (landing / "wow.yaml").write_text(yaml.safe_dump({**config, "memory_limit": "1GB"}))
-    monkeypatch.setattr(pipeline, "BUILD_EVENTS_PER_GB", -(-events // 3))
+    monkeypatch.setattr(planning, "BUILD_EVENTS_PER_GB", -(-events // 3))
     auto = run(landing, tmp_path / "auto")
     assert auto.partitions == 3
     assert auto.partitions_reason == (f"auto: {events:,} events to build, at most "
@@ -78,7 +78,7 @@ def test_build_task_count_setting_wins():
 def test_build_task_count_without_memory_limit_uses_duckdbs_default():
     limit = memory_limit_bytes(None)
     assert limit is not None and limit > 0
-    per_task = int(limit / 1e9 * pipeline.BUILD_EVENTS_PER_GB)
+    per_task = int(limit / 1e9 * planning.BUILD_EVENTS_PER_GB)
     assert build_task_count(Settings(), per_task)[0] == 1
     assert build_task_count(Settings(), per_task + 1)[0] == 2
 
@@ -86,7 +86,7 @@ def test_build_task_count_without_memory_limit_uses_duckdbs_default():
 @given(events=st.integers(0, 10**10), gb=st.floats(0.05, 64))
 def test_auto_tasks_hold_at_most_their_share(events, gb):
     n, _ = build_task_count(Settings(memory_limit=f"{gb:.3f}GB"), events)
-    per_task = max(1, int(memory_limit_bytes(f"{gb:.3f}GB") / 1e9 * pipeline.BUILD_EVENTS_PER_GB))
+    per_task = max(1, int(memory_limit_bytes(f"{gb:.3f}GB") / 1e9 * planning.BUILD_EVENTS_PER_GB))
     assert 1 <= n <= 16
     # The fewest tasks under the share, unless that would need more tasks than buckets.
     assert n == 16 or n * per_task >= events
