@@ -7,6 +7,18 @@
 with intervals as (select * from int_event_intervals),
 segments as (select * from int_calendar_segments),
 
+-- Each segment under every UTC hour it overlaps, so that the segment holding an instant is
+-- found by a hash join on (clinician, hour) and a range check among the hour's few segments.
+-- Segments are contiguous and cover every event's dates, so it is the segment an as-of join
+-- on the start would find; a hash join needs no sort of the intervals.
+segment_hours as (
+    select
+        *,
+        unnest(generate_series(epoch_us(segment_start_at) // 3600000000,
+                               (epoch_us(segment_end_at) - 1) // 3600000000)) as hour_no
+    from segments
+),
+
 first_segment as (
     select
         i.*,
@@ -18,8 +30,10 @@ first_segment as (
         s.is_scheduled,
         s.is_in_window
     from intervals i
-    asof join segments s
-        on i.clinician_id = s.clinician_id and i.start_at >= s.segment_start_at
+    join segment_hours s
+        on s.clinician_id = i.clinician_id
+        and s.hour_no = epoch_us(i.start_at) // 3600000000
+        and i.start_at >= s.segment_start_at and i.start_at < s.segment_end_at
 ),
 
 -- Nearly every interval ends within the segment it starts in: one piece, no further join.

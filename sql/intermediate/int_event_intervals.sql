@@ -13,12 +13,22 @@ with events as (select * from int_timeline_events),
 ordered as (
     -- One sort by clinician and instant. An event alone at its instant (nearly every event)
     -- takes the next instant from it; events sharing an instant are ordered in full below.
+    -- The sort carries only what every event needs (narrow rows sort and are held faster); the
+    -- tie-breaking columns are read again, by stg_events row, for the events sharing an instant.
     select
-        *,
+        clinician_id, event_at, category, is_prescription, stg_event_rowid,
         lead(event_at) over w as next_at,
         lag(event_at) over w as prev_at
     from events
     window w as (partition by clinician_id order by event_at)
+),
+
+tied_rows as (
+    -- stg_events is joined itself, not through an import CTE: a rowid exists only on a table.
+    select o.*, e.action, e.workstation_id, e.report_name, e.source_file, e.source_line
+    from ordered o
+    join stg_events e on e.rowid = o.stg_event_rowid
+    where o.next_at = o.event_at or o.prev_at = o.event_at
 ),
 
 tied as (
@@ -35,8 +45,7 @@ tied as (
                      over (partition by clinician_id, event_at)
             else event_at
         end as next_event_at
-    from ordered
-    where next_at = event_at or prev_at = event_at
+    from tied_rows
     window instant as (
         partition by clinician_id, event_at
         order by action, workstation_id, report_name, source_file, source_line

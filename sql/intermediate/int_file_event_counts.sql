@@ -4,7 +4,9 @@
 -- clinician-day so that an incremental build can replace just the days it rebuilds.
 -- Scope: partition
 -- Materialized: table
-with events as (select * from stg_events),
+-- stg_events is a table: the second reader below (a semi join on the few cut slots) scans it
+-- again, which is cheaper than holding a materialised copy of every event for it.
+with events as not materialized (select * from stg_events),
 dates as (select * from int_clinician_dates),
 
 -- Events counted per file, clinician and quarter-hour slot first; a slot is dated by its first
