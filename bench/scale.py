@@ -11,7 +11,8 @@ reused), then, --repeats times each:
 then the floors under the phases (bench/floor.py): the landing zone's extracts read once, read
 and written once to Parquet, and the last run's lake read and sorted by clinician and time once.
 It prints medians: wall seconds, events per second and peak RSS per phase, and every wow figure
-as a ratio against the baseline; the machine's load before and after; `wow --help` start-up.
+as a ratio against the baseline; the lake's size on disk (the last run's) against the extracts'
+compressed size; the machine's load before and after; `wow --help` start-up.
 
     .venv/bin/python bench/scale.py --sizes 1M,10M [--repeats 3] [--workdir DIR]
         [--memory-limit 4GB] [--threads N] [--no-baseline]
@@ -120,6 +121,27 @@ def generate(root: Path, events: int, settings: dict[str, str]) -> Path:
     return landing
 
 
+def tree_bytes(folder: Path) -> int:
+    """Bytes of every file under a folder (what it takes on disk, to the byte, not in blocks)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def extracts_compressed_bytes(landing: Path) -> int:
+    """The audit extracts' compressed size: a .gz or .parquet extract as delivered, a plain one
+    as gzip (level 6, as the generator compresses) would make it."""
+    import gzip
+
+    total = 0
+    for path in sorted((landing / "audit").rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.name.lower().endswith((".gz", ".parquet")):
+            total += path.stat().st_size
+        else:
+            total += len(gzip.compress(path.read_bytes(), compresslevel=6, mtime=0))
+    return total
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -152,6 +174,7 @@ def measure(root: Path, events: int, repeats: int, settings: dict[str, str],
         if value is not None:
             floor_args += [flag, str(value)]
     floors = _in_process(floor_args)
+    lake_bytes = tree_bytes(warehouse / "lake")
     subprocess.run(["rm", "-rf", str(warehouse)], check=True)
     result = {
         "events": runs[0]["events"], "rows_read": runs[0]["rows_read"],
@@ -163,6 +186,8 @@ def measure(root: Path, events: int, repeats: int, settings: dict[str, str],
             "peak_rss_mb": _median([r["phases"][phase]["peak_rss_mb"] for r in runs]),
         } for phase in PHASE_ENDS},
         "floors": floors,
+        "lake_bytes": lake_bytes,
+        "extracts_compressed_bytes": extracts_compressed_bytes(landing),
     }
     if baseline:
         base = [_in_process([str(BENCH / "pandas_baseline.py"), "--landing", str(landing),
@@ -187,6 +212,9 @@ def report(size: str, r: dict) -> str:
     if base:
         lines.append(f"  {'pandas':<10}{base['seconds']:>10.2f}{n / base['seconds']:>14,.0f}"
                      f"{base['peak_rss_mb']:>13.0f}   (SPEC 4-5 day metrics only)")
+    lake, extracts = r["lake_bytes"], r["extracts_compressed_bytes"]
+    lines.append(f"  lake on disk {lake / 1e6:,.1f} MB = {lake / extracts:.2f}x the extracts' "
+                 f"{extracts / 1e6:,.1f} MB compressed ({lake / n:.1f} bytes an event)")
     lines += describe(r.get("floors", {}))
     return "\n".join(lines)
 

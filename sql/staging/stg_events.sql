@@ -17,7 +17,9 @@ mapped as (
             else coalesce(exact.is_prescription, any_report.is_prescription, false)
         end as is_prescription,
         -- The duplicate key hashed: a cheap first pass finds the few keys seen more than once.
-        hash(e.clinician_id, e.event_at, e.action, e.report_name, coalesce(e.patient_key, ''),
+        -- (patient_key is the lake's 64-bit pseudonym; NULL, no patient, is a value of its own
+        -- in both the hash and the partition.)
+        hash(e.clinician_id, e.event_at, e.action, e.report_name, e.patient_key,
              e.workstation_id) as dup_hash
     from events e
     left join action_map exact
@@ -44,7 +46,7 @@ flagged as (
         * exclude (dup_hash),
         row_number() over (
             partition by clinician_id, event_at, action, report_name,
-                         coalesce(patient_key, ''), workstation_id
+                         patient_key, workstation_id
             order by source_file, source_line
         ) > 1 as is_duplicate
     from mapped semi join repeated using (dup_hash)

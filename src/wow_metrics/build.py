@@ -9,12 +9,12 @@ from wow_metrics.lake import BUCKET_SQL
 from wow_metrics.progress import mark
 from wow_metrics.run_context import BuildPlan, PartitionResult, RunContext, connect_run
 
-# The lake event columns the build reads (metric_id, process_id, encounter_key and
-# is_time_ambiguous stay in the lake for analysts; no metric uses them).
+# The lake event columns the build reads (is_time_ambiguous stays in the lake for analysts;
+# no metric uses it). The lake's layout: wow_metrics.lake.LAYOUT.
 LAKE_EVENT_COLUMNS = """
     source_file VARCHAR, source_line BIGINT, format VARCHAR, clinician_id VARCHAR,
     event_at TIMESTAMPTZ, action VARCHAR, report_name VARCHAR, category_raw VARCHAR,
-    patient_key VARCHAR, workstation_id VARCHAR
+    patient_key UBIGINT, workstation_id VARCHAR
 """
 LAKE_EVENT_NAMES = ", ".join(c.split()[0] for c in LAKE_EVENT_COLUMNS.split(","))
 

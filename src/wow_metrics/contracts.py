@@ -19,7 +19,7 @@ from wow_metrics.warehouse import sql_literal
 CONTRACTS_ROOT = Path(__file__).resolve().parents[2] / "schemas" / "contracts"
 
 Severity = Literal["critical", "warning"]
-DuckDBType = Literal["VARCHAR", "DATE", "DOUBLE", "BIGINT", "INTEGER", "BOOLEAN",
+DuckDBType = Literal["VARCHAR", "DATE", "DOUBLE", "BIGINT", "UBIGINT", "INTEGER", "BOOLEAN",
                      "TIMESTAMP WITH TIME ZONE"]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _NUMERIC = ("DOUBLE", "BIGINT", "INTEGER")

@@ -192,14 +192,14 @@ def test_no_clinician_or_patient_identifier_leaves_the_warehouse(warehouse: Path
     for clinician in clinicians:
         assert clinician not in html_text, clinician
     assert not re.search(r"\bC\d{4}\b", page_only)
-    # No patient key of the lake, and no 64-hex string the dashboard wrote (the only one in the
-    # page is inside the plotly.js library itself).
+    # No patient key of the lake (a 64-bit integer: in decimal or hex), and no 64-hex string the
+    # dashboard wrote (the only one in the page is inside the plotly.js library itself).
     keys = {r[0] for r in duckdb.sql(
         "select distinct patient_key from read_parquet($p, hive_partitioning = true) "
         "where patient_key is not null",
         params={"p": str(warehouse / "lake" / "events" / "**" / "*.parquet")}).fetchall()}
     assert len(keys) > 100
-    assert not keys & set(re.findall(r"[0-9a-f]{64}", html_text))
+    assert not [k for k in keys if str(k) in html_text or f"{k:016x}" in html_text]
     assert not re.search(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])", page_only)
     # And no clinician-level figure: no person's EHR hours appear at full precision.
     hours = {r["h"] for r in query(warehouse, "select ehr_hours as h from "

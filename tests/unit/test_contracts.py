@@ -161,7 +161,9 @@ MUTATIONS: dict[str, str] = {
     "events_grain_unique": _dup("canonical_events"),
     "bucket_is_clinician_hash":
         f"update canonical_events set bucket = (bucket + 1) % 16 where {_first('canonical_events')}",
-    "patient_ids_pseudonymised": "update canonical_events set patient_key = 'Z8116813' "
+    # A lake file whose patient_key column holds text (an id in the clear, a layout 1 key).
+    "patient_ids_pseudonymised": "alter table canonical_events alter patient_key type VARCHAR; "
+                                 "update canonical_events set patient_key = 'Z8116813' "
                                  f"where {_first('canonical_events', 'patient_key is not null')}",
     "event_at_plausible": "update canonical_events set event_at = '1980-01-01 00:00:00+00' "
                           f"where {_first('canonical_events')}",

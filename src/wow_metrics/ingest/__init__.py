@@ -31,7 +31,15 @@ from wow_metrics.ingest.rawcsv import (
     stream_csv,
     stream_parquet,
 )
-from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, Lake, atomic_write_parquet
+from wow_metrics.lake import (
+    BUCKET_SQL,
+    EVENT_COLUMNS,
+    EVENTS_PARQUET,
+    LAYOUT,
+    LIVE_STATUSES,
+    Lake,
+    atomic_write_parquet,
+)
 from wow_metrics.progress import mark
 from wow_metrics.pseudonym import hmac_pads
 from wow_metrics.sqlfiles import install_macros, read_sql
@@ -261,6 +269,7 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
     now = now or dt.datetime.now(dt.UTC)
     manifest = lake.load_manifest()
     fingerprint = _check_lake_compatible(manifest, settings, key)
+    _migrate_lake(lake, manifest, settings)
     report = IngestReport()
     # Scratch of an ingest that died (one run at a time writes a warehouse) is of no use, nor
     # are lake files it wrote before it could record them in the manifest.
@@ -367,6 +376,23 @@ def plan_ingest(landing: Path, lake: Lake, settings: Settings, key: bytes, run_i
         lake.save_manifest(manifest)
         mark("ingest.superseded_saved")
     return plan
+
+
+def _migrate_lake(lake: Lake, manifest: list[dict], settings: Settings) -> None:
+    """Bring a lake of an older layout to this version's (lake.LAYOUT) in place, saying so."""
+    if lake.layout() == LAYOUT:
+        return
+    con = _connect(settings.memory_limit, settings.threads)
+    try:
+        rewritten = lake.migrate_events(manifest, con)
+    finally:
+        con.close()
+    if rewritten:
+        log.warning("the lake's events files were of layout 1 (before the compact lake of "
+                    "issue 23): %d file(s) rewritten in place to layout %d, row for row (patient "
+                    "keys shortened to 64 bits; metric_id, process_id and encounter_key, used by "
+                    "no metric, dropped); no extract was read again", len(rewritten), LAYOUT)
+    mark("ingest.lake_migrated")
 
 
 def _stat_fields(st: os.stat_result) -> dict[str, int]:
@@ -703,8 +729,11 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     # without a clinician); each bucket's events are then sorted on their own, so the largest
     # sort is about a sixteenth of the file and a file larger than memory_limit goes through.
     params = fmt.sql_params(header, settings.default_timezone)
+    # metric_id, process_id and encounter_key are read and checked (a bad one quarantines its
+    # row) but not kept: the lake holds what the build and the audit trail need (lake.LAYOUT).
     parse_sql = f"""
-        select p.*, coalesce(b.bucket, -1) as bucket
+        select p.* exclude (metric_id, process_id, encounter_key),
+               coalesce(b.bucket, -1) as bucket
         from ({read_sql('ingest/declared_format.sql')}) p
         left join clinician_buckets b using (clinician_id)"""
     parse_params = {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE,
@@ -714,9 +743,9 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
         old.unlink()  # an earlier reading of this content (its format's declaration changed)
     # Events land in one file per clinician bucket, sorted by clinician and time, written to
     # scratch first and moved into place only once complete.
-    event_columns = """$source_file as source_file, source_line, $format as format, clinician_id,
-        event_at, action, report_name, category_raw, patient_key, workstation_id, metric_id,
-        process_id, encounter_key, is_time_ambiguous, bucket"""
+    event_columns = ", ".join({"source_file": "$source_file as source_file",
+                               "format": "$format as format"}.get(name, name)
+                              for name, _ in EVENT_COLUMNS)
     event_params = {"source_file": src.relative, "format": fmt.name}
     size = src.path.stat().st_size * (8 if src.path.name.lower().endswith(".gz") else 1)
     if size < SMALL_EXTRACT_BYTES:
@@ -728,7 +757,7 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
             f"""copy (
                 select {event_columns} from parsed_rows where reject_reason is null
                 order by bucket, clinician_id, event_at, source_line
-            ) to $events (format parquet, compression zstd,
+            ) to $events ({EVENTS_PARQUET},
                 partition_by (bucket), filename_pattern 'part_{{i}}', write_partition_columns true)""",
             {**event_params, "events": str(scratch / "events")})
         parts = [(int(p.parent.name.split("=")[1]), p)
@@ -759,7 +788,7 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
                     from read_parquet($bucket_files, hive_partitioning = false)
                     where reject_reason is null
                     order by clinician_id, event_at, source_line
-                ) to $part (format parquet, compression zstd)""",
+                ) to $part ({EVENTS_PARQUET})""",
                 {**event_params, "part": str(part),
                  "bucket_files": str(parsed_dir / f"bucket={bucket}" / "*.parquet")})
             if con.execute("select count(*) from read_parquet($p)",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from wow_metrics import pseudonym
 from wow_metrics.faults import resource_error
 from wow_metrics.warehouse import sql_literal
 
@@ -592,8 +593,9 @@ def _pseudonym_keys(con, scan: str, params: dict, sources: dict[str, str],
                     pseudonymise: dict[str, tuple[str, str]], pads: tuple[bytes, bytes],
                     names: dict[str, str] | None = None
                     ) -> tuple[str, dict[str, str], str]:
-    """Key each distinct identifier of `scan` once: HMAC-SHA256(key, domain || trimmed id),
-    computed as sha256(opad || sha256(ipad || m)) from the key's pads.
+    """Key each distinct identifier of `scan` once: the first 64 bits of HMAC-SHA256(key,
+    domain || trimmed id), as a UBIGINT (pseudonym.patient_key), computed as
+    sha256(opad || sha256(ipad || m)) from the key's pads.
 
     `sources` maps role -> a column of `scan` (NULL when the file lacks it). Creates a temp
     table _keys_<role> (id, key, problem) per identifier role present, and returns the joins
@@ -614,13 +616,15 @@ def _pseudonym_keys(con, scan: str, params: dict, sources: dict[str, str],
         column, domain = pseudonymise[role]
         con.execute(
             f"""create or replace temp table "_keys_{role}" as
-            select id, case when problem is null then sha256($opad || unhex(sha256($ipad || encode(
-                       $domain || wow_clean_id(id))))) end as key,
+            select id, case when problem is null then ('0x' || left(sha256($opad || unhex(
+                       sha256($ipad || encode($domain || wow_clean_id(id))))), $hex_digits)
+                   )::UBIGINT end as key,
                    $name || ' ' || problem as problem
             from (select id, wow_value_problem(wow_clean_id(id), $max_chars, false) as problem
                   from (select distinct "{role}" as id from _ids))
             where wow_clean_id(id) is not null""",
             {"ipad": pads[0], "opad": pads[1], "domain": domain,
+             "hex_digits": pseudonym.PATIENT_KEY_BITS // 4,
              "name": names.get(role, role), "max_chars": MAX_ID_CHARS})
         joins.append(f'left join "_keys_{role}" k_{role} '
                      f"on k_{role}.id = cast(r.{sources[role]} as VARCHAR)")
@@ -638,10 +642,11 @@ MAX_TEXT_CHARS = 256
 
 def _role_select(sources: dict[str, str], pseudonymise: dict[str, tuple[str, str]],
                  keyed: dict[str, str]) -> str:
-    """The select list of a row `r`: every role as VARCHAR, identifiers only as their keys."""
+    """The select list of a row `r`: every role as VARCHAR, identifiers only as their keys
+    (UBIGINT)."""
     return ", ".join(
         keyed[role] if role in keyed
-        else f'null::VARCHAR as "{pseudonymise[role][0]}"' if role in pseudonymise
+        else f'null::UBIGINT as "{pseudonymise[role][0]}"' if role in pseudonymise
         else f'cast(r.{source} as VARCHAR) as "{role}"' if source != "null"
         else f'null::VARCHAR as "{role}"'
         for role, source in sources.items())
