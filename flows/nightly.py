@@ -111,7 +111,7 @@ def nightly(landing: str, warehouse: str, config: str | None = None, full_refres
         if isinstance(exc, AuditFailure):
             create_table_artifact(table=failure_table(exc), key=VALIDATION_ARTIFACT,
                                   description="Expectations and audits that blocked publication "
-                                  f"(GX Data Docs: {exc.docs or 'not written'})")
+                                  f"(validation report: {exc.docs or 'not written'})")
         raise
     from wow_metrics.cli import format_summary
 
