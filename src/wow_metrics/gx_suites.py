@@ -111,7 +111,7 @@ def suite_for(contract: Contract) -> gx.ExpectationSuite:
         "notes": {"format": "markdown", "content": [
             f"Generated from `schemas/contracts/{contract.table}.yml`. {contract.description} "
             "Its invariants" + ("" if in_gx(contract) else " and column checks")
-            + " are DuckDB audits: see the validation report (`../index.html`)."]}})
+            + " are DuckDB audits: see the validation report, `docs/index.html`."]}})
     if len(suite.expectations) != len(expectations):  # GX logs, and drops, one it cannot take
         raise RuntimeError(f"{contract.table}: GX took {len(suite.expectations)} of "
                            f"{len(expectations)} expectations")
