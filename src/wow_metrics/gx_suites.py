@@ -41,8 +41,9 @@ from great_expectations.data_context.types.base import (  # noqa: E402 (both @pu
 from wow_metrics.contracts import Check, Contract  # noqa: E402
 from wow_metrics.files import replace_dir  # noqa: E402
 
-# GX logs at INFO (e.g. each ephemeral docs site's temporary folder); a nightly log wants less.
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
+# GX logs at INFO (one of its modules sets its own logger so); a nightly log wants less.
+for _logger in ("great_expectations", "great_expectations.data_context.types.base"):
+    logging.getLogger(_logger).setLevel(logging.WARNING)
 
 EXAMPLE_ROWS = 3
 AUDIT_ROWS = 20  # bad rows a DuckDB audit fetches (in `order by all` order) for its report
