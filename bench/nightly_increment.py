@@ -119,7 +119,7 @@ def main() -> None:
           + ", ".join(f"{k} {v:.2f}s" for k, v in s.phase_seconds.items()))
     print(f"nightly increment     median {inc:7.2f}s  runs {[round(x, 2) for x in increments]}")
     print(f"validation in increment median {gate:6.2f}s of {inc:7.2f}s = {gate / inc:6.1%} "
-          f"({s.expectations_run} expectations, {s.events_validated:,} new events checked)")
+          f"({s.expectations_run} checks, {s.events_validated:,} new events checked)")
     print(f"importing Great Expectations (once per process): {gx_import:.2f}s")
     if args.increment_only:
         return

@@ -169,9 +169,9 @@ class Contract(_Strict):
     grain: list[str]
     columns: list[Column]
     invariants: list[Invariant] = []
-    # Where GX evaluates the checks: a pandas copy of the table (GX's own column expectations),
-    # or the DuckDB table in place (every check as an unexpected-rows query), for tables too
-    # large to copy into memory each night.
+    # Where the column checks run: GX's own column expectations on a pandas copy of the table,
+    # or DuckDB audits on the table in place, for tables too large to copy into memory each
+    # night. (Invariants are DuckDB audits either way.)
     validate_in: Literal["pandas", "duckdb"] = "pandas"
 
     @field_validator("description")
@@ -198,7 +198,7 @@ class Contract(_Strict):
         for i in self.invariants:
             if not table_reference(self.table).search(i.sql):
                 raise ValueError(f"{self.table}: invariant {i.name} does not read {self.table} "
-                                 "(its GX batch); state it in the contract of a table it reads")
+                                 "(the table it checks); state it in the contract of a table it reads")
         inv = [i.name for i in self.invariants]
         if len(inv) != len(set(inv)):
             raise ValueError(f"{self.table}: duplicate invariant names")
@@ -283,8 +283,9 @@ def render_markdown(contracts: dict[str, Contract]) -> str:
     out = ["# Tables: the contracts",
            "",
            "Generated from `schemas/contracts/*.yml` by `python -m wow_metrics.contracts`; do not edit by hand.",
-           "Each contract also drives the DuckDB column comments and the Great Expectations suite",
-           "that must pass before a publication (critical checks block it; warnings are reported).",
+           "Each contract also drives the DuckDB column comments and the publication gate's checks",
+           "(Great Expectations for the column list and column checks, DuckDB audits for the",
+           "invariants; critical checks block a publication, warnings are reported).",
            ""]
     for name in sorted(contracts):
         c = contracts[name]

@@ -1,32 +1,30 @@
-"""Great Expectations (GX Core 1.x) suites generated from the table contracts, and their runner.
+"""The publication gate's checks: GX Core's column expectations, and DuckDB audits for the rest.
 
-Every contract becomes one ExpectationSuite:
-- the column list, in order (`expect_table_columns_to_match_ordered_list`);
-- each per-column check as GX's own column expectation (not null, unique, between, in set);
-- each invariant as an `UnexpectedRowsExpectation` whose query is the contract's SQL with the
-  table's own name replaced by `{batch}`.
+Every contract is checked by exactly one mechanism per kind of check, through public APIs only:
+- GX (its documented API: an ephemeral context, a pandas data source, built-in expectations)
+  checks a table's column list, and, for a table copied into pandas (`validate_in: pandas`, the
+  default), each per-column check (not null, unique, between, in set) as GX's own column
+  expectation;
+- DuckDB runs each invariant (the contract's SQL, which returns the bad rows: zero rows pass),
+  and the per-column checks of a `validate_in: duckdb` table (the lake's events, millions of
+  rows: not copied into pandas; one scan counts the bad rows of every per-row check). GX Core
+  evaluates its `UnexpectedRowsExpectation` on SQL data sources only, and its SQL data source
+  cannot reflect DuckDB tables here, so the audits are run as plain DuckDB queries.
 
-GX Core ships the unexpected-rows metrics for SQL and Spark engines only; this module adds them
-for the pandas engine by running the query in DuckDB, with `{batch}` bound to the DuckDB table
-the batch's dataframe was copied from (so DATE stays DATE). The queries also reach the other
-tables of the finishing database (a period sum is checked against the day table, the manifest
-against the lake).
-
-A contract with `validate_in: duckdb` (the lake's events, which can run to hundreds of millions
-of rows) is not copied into pandas: GX gets an empty frame with its columns, `{batch}` is the
-DuckDB table itself, and its column checks are generated as unexpected-rows queries too.
+Both kinds of result are `CheckResult`s with the same fields (validation_results, the CLI and
+the dashboard read them alike), and both are in the report a run writes to `<warehouse>/docs/`:
+`index.html` lists every check and its outcome, and links GX's Data Docs (`gx/index.html`).
 
 GX is imported here only (it takes about 2 s to import); analytics are off before import.
 """
 
 from __future__ import annotations
 
-import contextlib
+import html
 import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,256 +33,49 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx  # noqa: E402
 import great_expectations.expectations as gxe  # noqa: E402
-from great_expectations.core.metric_domain_types import MetricDomainTypes  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
-from great_expectations.execution_engine import PandasExecutionEngine  # noqa: E402
-from great_expectations.expectations.expectation import Expectation  # noqa: E402
-from great_expectations.expectations.metrics.metric_provider import metric_value  # noqa: E402
-from great_expectations.expectations.metrics.query_metrics.query_row_count import (  # noqa: E402
-    unexpected_rows_query_row_count as _row_count,
-)
-from great_expectations.expectations.metrics.query_metrics.query_table import (  # noqa: E402
-    unexpected_rows_query_table as _table,
+from great_expectations.data_context.types.base import (  # noqa: E402 (both @public_api)
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
 )
 
-from wow_metrics.contracts import Check, Contract, table_reference  # noqa: E402
+from wow_metrics.contracts import Check, Contract  # noqa: E402
 from wow_metrics.files import replace_dir  # noqa: E402
 
-# GX logs at INFO (e.g. each ephemeral docs site's temporary folder); a nightly log wants less.
-for _name in ("great_expectations", "great_expectations.data_context.types.base"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+# GX logs at INFO (one of its modules sets its own logger so); a nightly log wants less.
+for _logger in ("great_expectations", "great_expectations.data_context.types.base"):
+    logging.getLogger(_logger).setLevel(logging.WARNING)
 
 EXAMPLE_ROWS = 3
-_MAX_ROWS = 20  # GX's own cap on rows an unexpected-rows metric returns
+AUDIT_ROWS = 20  # bad rows a DuckDB audit fetches (in `order by all` order) for its report
+DUCKDB_AUDIT = "duckdb_audit"  # the `expectation` of a check DuckDB ran
+GX_DOCS = "gx"  # GX's Data Docs site, inside the report folder
 
-# The DuckDB connection and the name `{batch}` stands for, while one suite runs. GX resolves the
-# metrics of a validation in the calling thread; the lock keeps two gates in one process apart.
-_BINDING: dict[str, Any] = {}
+# GX resolves a validation's metrics in the calling thread; two gates in one process take turns.
 _LOCK = threading.Lock()
 
 
-def _duckdb_query(metric_value_kwargs: dict, cls) -> str:
-    query = cls._get_query_from_metric_value_kwargs(metric_value_kwargs)
-    return cls._format_query(query, batch=_BINDING["relation"])
+@dataclass
+class CheckResult:
+    """One check's outcome, as validation_results and the CLI show it."""
+
+    table_name: str
+    check_name: str
+    expectation: str  # the GX expectation type, or DUCKDB_AUDIT
+    severity: str
+    success: bool
+    failing_rows: int
+    observed_value: str | None
+    examples: list = field(default_factory=list)
+    description: str = ""
+    sql: str = ""  # the bad-rows query of a DuckDB audit, for the report
 
 
-def _evaluate(query: str) -> tuple[list[str], list[tuple], int]:
-    """The first rows and the number of rows of a bad-rows query, in one scan (GX asks twice)."""
-    cache = _BINDING.setdefault("cache", {})
-    if query not in cache:
-        # Ordered, so that the examples a result shows do not depend on the number of threads.
-        cur = _BINDING["con"].execute(
-            f"select *, count(*) over () as wow_n_rows from ({query}) order by all "
-            f"limit {_MAX_ROWS}")
-        names = [d[0] for d in cur.description][:-1]
-        fetched = cur.fetchall()
-        cache[query] = (names, [r[:-1] for r in fetched], fetched[0][-1] if fetched else 0)
-    return cache[query]
+# --------------------------------------------------------------------------------------------
+# GX: the column list, and the column checks of a table copied into pandas
+# --------------------------------------------------------------------------------------------
 
-
-class _DuckDBUnexpectedRowsTable(_table.UnexpectedRowsQueryTable):
-    """unexpected_rows_query.table for pandas batches, computed by DuckDB."""
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
-                runtime_configuration):
-        execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
-        names, rows, _ = _evaluate(_duckdb_query(metric_value_kwargs, cls))
-        return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in rows]
-
-
-class _DuckDBUnexpectedRowsCount(_row_count.UnexpectedRowsQueryRowCount):
-    """unexpected_rows_query.row_count for pandas batches, computed by DuckDB."""
-
-    @metric_value(engine=PandasExecutionEngine)
-    def _pandas(cls, execution_engine, metric_domain_kwargs, metric_value_kwargs, metrics,
-                runtime_configuration):
-        execution_engine.get_compute_domain(metric_domain_kwargs, domain_type=MetricDomainTypes.TABLE)
-        return _evaluate(_duckdb_query(metric_value_kwargs, cls))[2]
-
-
-@contextlib.contextmanager
-def _configurations_reused() -> Iterator[None]:
-    """While a gate runs, `Expectation.configuration` is built once per expectation state.
-
-    GX 1.x rebuilds the property (a pydantic `dict()` and a new ExpectationConfiguration) every
-    time it is read, and its validator reads it about ninety times per expectation (once per
-    kwarg in `_get_domain_kwargs` and `_get_success_kwargs`): a quarter of the gate's time.
-    Here a read returns the configuration built for the same object with the same field values
-    (by identity: a field assigned anew builds a new one). Each entry keeps its object and
-    values alive, so no identity is reused while the gate runs. The property is GX's own again
-    when the gate ends; if GX no longer has it as a property, nothing is changed.
-    """
-    original = Expectation.__dict__.get("configuration")
-    if not isinstance(original, property) or original.fget is None:
-        yield
-        return
-    build = original.fget
-    built: dict[tuple, tuple] = {}
-
-    def configuration(self):
-        values = tuple(self.__dict__.values())
-        key = (id(self), *map(id, values))
-        entry = built.get(key)
-        if entry is None:
-            entry = built[key] = (self, values, build(self))
-        return entry[2]
-
-    Expectation.configuration = property(configuration, doc=original.__doc__)  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        Expectation.configuration = original  # type: ignore[method-assign]
-
-
-_PLAIN = (str, int, float, bool, type(None))
-
-
-@contextlib.contextmanager
-def _ids_reused() -> Iterator[None]:
-    """While a gate runs, the id of a metric's kwargs is computed once per distinct content.
-
-    GX names every metric configuration by `IDDict.to_id()`: the kwargs made JSON-serializable,
-    dumped and hashed, twice per metric and thousands of times per gate, mostly for the same
-    few dicts. Here a dict whose values are all plain (text, numbers, booleans, None) is looked
-    up by its exact content (type and value of each item; floats by repr, so -0.0 and 0.0 stay
-    apart) and gets the id GX computed for the first dict of that content. Any other dict, or a
-    call naming its own keys, is GX's computation as before.
-    """
-    from great_expectations.core.id_dict import IDDict
-
-    original = IDDict.__dict__.get("to_id")
-    if not callable(original):
-        yield
-        return
-    known: dict[tuple, Any] = {}
-
-    def to_id(self, id_keys=None, id_ignore_keys=None):
-        if id_keys is not None or id_ignore_keys is not None:
-            return original(self, id_keys, id_ignore_keys)
-        items = []
-        for name, value in self.items():
-            if type(value) not in _PLAIN:
-                return original(self)
-            items.append((name, type(value), repr(value) if type(value) is float else value))
-        key = (type(self), *sorted(items))
-        found = known.get(key)
-        if found is None:
-            found = known[key] = original(self)
-        return found
-
-    IDDict.to_id = to_id  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        IDDict.to_id = original  # type: ignore[method-assign]
-
-
-@contextlib.contextmanager
-def _gate_shortcuts() -> Iterator[None]:
-    """GX's own results, without its repeated work: see the two context managers above."""
-    with _configurations_reused(), _ids_reused():
-        yield
-
-
-class _CompiledTemplates:
-    """Data Docs' Jinja templates, compiled once per process (a Jinja bytecode cache in memory).
-
-    GX gives every page view its own Jinja environment, so one Data Docs build compiled the same
-    two dozen templates about fifty times: 0.3 s of every run. Jinja's own bytecode cache is
-    keyed by template name and source checksum, and every environment GX makes is configured
-    alike (`DefaultJinjaView.__init__`), so reusing the compiled code is what Jinja does between
-    environments that share a cache anyway.
-    """
-
-    def __init__(self) -> None:
-        import jinja2
-
-        class _InMemory(jinja2.BytecodeCache):
-            def __init__(self) -> None:
-                self.code: dict[str, Any] = {}
-
-            def load_bytecode(self, bucket) -> None:
-                if (code := self.code.get(bucket.key)) is not None:
-                    bucket.code = code
-
-            def dump_bytecode(self, bucket) -> None:
-                self.code[bucket.key] = bucket.code
-
-        self.cache = _InMemory()
-
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
-        """While Data Docs build, every GX Jinja view compiles through this cache."""
-        try:
-            from great_expectations.render.view.view import DefaultJinjaView
-        except ImportError:  # a GX release that renders otherwise: its own way, uncached
-            yield
-            return
-        original = DefaultJinjaView.__dict__.get("__init__")
-        if not callable(original):
-            yield
-            return
-        cache = self.cache
-
-        def __init__(view, *args, **kwargs):
-            original(view, *args, **kwargs)
-            if getattr(view, "env", None) is not None and view.env.bytecode_cache is None:
-                view.env.bytecode_cache = cache
-
-        DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            DefaultJinjaView.__init__ = original  # type: ignore[method-assign]
-
-
-_TEMPLATES = _CompiledTemplates()
-
-
-def _count_column_checks_at_once(con, contract: Contract, relation: str) -> None:
-    """Count the bad rows of every per-row column check of a `validate_in: duckdb` contract in
-    one scan of `relation`, and answer a check that found none from that count.
-
-    Each check is still its own GX expectation, but a lake of thousands of Parquet files is read
-    once rather than once per check. A check that found bad rows runs its own query as before,
-    for its examples."""
-    checks = [(check.bad_rows_sql("{batch}", col.name).format(batch=relation),
-               check.bad_row_condition(col.name))
-              for col in contract.columns for check in col.all_checks() if not check.unique]
-    if not checks:
-        return
-    counts = con.execute("select " + ", ".join(f"count(*) filter (where {condition})"
-                                               for _, condition in checks)
-                         + f" from {relation}").fetchall()[0]
-    cache = _BINDING.setdefault("cache", {})
-    for (query, _), n in zip(checks, counts, strict=True):
-        if n == 0:
-            cache[query] = ([], [], 0)
-
-
-def _plain(value: Any) -> Any:
-    """A DuckDB value as JSON-friendly text or number, for GX results and Data Docs."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _braces_escaped(sql: str) -> str:
-    return sql.replace("{", "{{").replace("}", "}}")
-
-
-def batch_query(sql: str, table: str) -> str:
-    """The contract SQL with its own table named `{batch}` (other tables stay as they are)."""
-    return table_reference(table).sub("{batch}", _braces_escaped(sql))
-
-
-def _column_expectation(check: Check, column: str, in_duckdb: bool, meta: dict) -> Any:
+def _column_expectation(check: Check, column: str, meta: dict) -> Any:
     severity = check.severity
-    if in_duckdb:
-        return gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=check.bad_rows_sql("{batch}", column),
-            description=f"{column}: {check.kind} check", severity=severity, meta=meta)
     if check.not_null:
         return gxe.ExpectColumnValuesToNotBeNull(column=column, severity=severity, meta=meta)
     if check.unique:
@@ -300,46 +91,32 @@ def _column_expectation(check: Check, column: str, in_duckdb: bool, meta: dict) 
                                            severity=severity, meta=meta)
 
 
+def in_gx(contract: Contract) -> bool:
+    """Whether GX runs the table's column checks (on a pandas copy), rather than DuckDB."""
+    return contract.validate_in == "pandas"
+
+
 def suite_for(contract: Contract) -> gx.ExpectationSuite:
     """The GX suite of one contract; each expectation's meta names its contract check.
 
     The suite is built from the whole list at once: `add_expectation` compares each new
-    expectation with every one already added (quadratic, a sixth of the gate's time)."""
-    in_duckdb = contract.validate_in == "duckdb"
+    expectation with every one already added (quadratic)."""
     expectations: list[Any] = [gxe.ExpectTableColumnsToMatchOrderedList(
         column_list=[c.name for c in contract.columns], severity="critical",
         meta={"check_name": "columns"})]
-    for col in contract.columns:
-        for check in col.all_checks():
-            expectations.append(_column_expectation(
-                check, col.name, in_duckdb, {"check_name": f"{col.name}.{check.kind}"}))
-    for inv in contract.invariants:
-        expectations.append(gxe.UnexpectedRowsExpectation(
-            unexpected_rows_query=batch_query(inv.sql, contract.table),
-            description=inv.description, severity=inv.severity,
-            meta={"check_name": inv.name}))
+    if in_gx(contract):
+        expectations += [_column_expectation(check, col.name,
+                                             {"check_name": f"{col.name}.{check.kind}"})
+                         for col in contract.columns for check in col.all_checks()]
     suite = gx.ExpectationSuite(name=contract.table, expectations=expectations, meta={
         "notes": {"format": "markdown", "content": [
-            f"Generated from `schemas/contracts/{contract.table}.yml`. {contract.description}"]}})
+            f"Generated from `schemas/contracts/{contract.table}.yml`. {contract.description} "
+            "Its invariants" + ("" if in_gx(contract) else " and column checks")
+            + " are DuckDB audits: see the validation report, `docs/index.html`."]}})
     if len(suite.expectations) != len(expectations):  # GX logs, and drops, one it cannot take
         raise RuntimeError(f"{contract.table}: GX took {len(suite.expectations)} of "
                            f"{len(expectations)} expectations")
     return suite
-
-
-@dataclass
-class CheckResult:
-    """One expectation's outcome, as validation_results and the CLI show it."""
-
-    table_name: str
-    check_name: str
-    expectation: str
-    severity: str
-    success: bool
-    failing_rows: int
-    observed_value: str | None
-    examples: list = field(default_factory=list)
-    description: str = ""
 
 
 def _outcome(table: str, result) -> CheckResult:
@@ -355,12 +132,7 @@ def _outcome(table: str, result) -> CheckResult:
         message = result.exception_info.get("exception_message") or "the check raised an error"
         return CheckResult(table, check_name, config.type, severity, False, 0,
                            f"error: {message}", [], config.description or "")
-    if config.type == "unexpected_rows_expectation":
-        failing = int(observed or 0)
-        if failing:
-            query = config.kwargs["unexpected_rows_query"].format(batch=table)
-            examples = _evaluate(query)[1][:EXAMPLE_ROWS]
-    elif "unexpected_count" in res:
+    if "unexpected_count" in res:
         failing = int(res.get("unexpected_count") or 0)
         examples = list(res.get("partial_unexpected_list") or [])[:EXAMPLE_ROWS]
         observed = f"{failing} unexpected of {res.get('element_count')}"
@@ -371,48 +143,181 @@ def _outcome(table: str, result) -> CheckResult:
                        config.description or "")
 
 
+def _context(docs_root: Path | None):
+    """An in-memory GX context without progress bars; its Data Docs site under docs_root."""
+    sites = {} if docs_root is None else {GX_DOCS: {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(docs_root)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}}
+    return gx.get_context(mode="ephemeral", project_config=DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites=sites, progress_bars={"globally": False}))
+
+
+# --------------------------------------------------------------------------------------------
+# DuckDB: the invariants, and the column checks of a table checked in place
+# --------------------------------------------------------------------------------------------
+
+def _audit(con, table: str, check_name: str, severity: str, sql: str, description: str,
+           failing: int | None = None) -> CheckResult:
+    """Run one bad-rows query: its count and its first rows (in a fixed order, so the examples
+    do not depend on the number of threads). `failing = 0`: already counted, nothing to run."""
+    if failing == 0:
+        return CheckResult(table, check_name, DUCKDB_AUDIT, severity, True, 0, "0", [],
+                           description, sql)
+    try:
+        cur = con.execute(f"select *, count(*) over () as wow_n_rows from ({sql}) "
+                          f"order by all limit {AUDIT_ROWS}")
+        rows = cur.fetchall()
+    except Exception as exc:  # noqa: BLE001 (a check that cannot run has not passed)
+        return CheckResult(table, check_name, DUCKDB_AUDIT, severity, False, 0,
+                           f"error: {exc}"[:500], [], description, sql)
+    n = rows[0][-1] if rows else 0
+    return CheckResult(table, check_name, DUCKDB_AUDIT, severity, n == 0, n, str(n),
+                       [r[:-1] for r in rows], description, sql)
+
+
+def _row_check_counts(con, contract: Contract) -> dict[str, int]:
+    """The bad rows of every per-row column check of `contract`, counted in one scan (a lake of
+    thousands of Parquet files is read once, not once per check)."""
+    checks = [(f"{col.name}.{check.kind}", check.bad_row_condition(col.name))
+              for col in contract.columns for check in col.all_checks() if not check.unique]
+    if not checks:
+        return {}
+    try:
+        counts = con.execute("select " + ", ".join(f"count(*) filter (where {condition})"
+                                                   for _, condition in checks)
+                             + f" from {contract.table}").fetchall()[0]
+    except Exception:  # noqa: BLE001 (each check then runs, and fails, on its own)
+        return {}
+    return {name: n for (name, _), n in zip(checks, counts, strict=True)}
+
+
+def audits_for(con, contract: Contract) -> list[CheckResult]:
+    """Every check of `contract` that DuckDB runs, in contract order."""
+    table = contract.table
+    out: list[CheckResult] = []
+    if not in_gx(contract):
+        counts = _row_check_counts(con, contract)
+        for col in contract.columns:
+            for check in col.all_checks():
+                name = f"{col.name}.{check.kind}"
+                result = _audit(con, table, name, check.severity,
+                                check.bad_rows_sql(table, col.name),
+                                f"{col.name}: {check.kind} check", counts.get(name))
+                result.examples = result.examples[:EXAMPLE_ROWS]
+                out.append(result)
+    for inv in contract.invariants:
+        result = _audit(con, table, inv.name, inv.severity, inv.sql, inv.description)
+        result.examples = result.examples[:EXAMPLE_ROWS]
+        out.append(result)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the gate
+# --------------------------------------------------------------------------------------------
+
 def run_suites(con, contracts: dict[str, Contract], tables: list[str],
                docs_dir: Path | None = None) -> list[CheckResult]:
-    """Validate each table with its contract's suite; optionally write GX Data Docs to docs_dir."""
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    if docs_dir is not None:
-        staging = docs_dir.with_name(docs_dir.name + ".building")
+    """Check each table against its contract; optionally write the report to docs_dir.
+
+    Per table: GX's results first (the column list, then the column checks it runs), then the
+    DuckDB audits (column checks of a table checked in place, then the invariants)."""
+    staging = None if docs_dir is None else docs_dir.with_name(docs_dir.name + ".building")
+    if staging is not None:
         shutil.rmtree(staging, ignore_errors=True)
-        context.add_data_docs_site(site_name="wow", site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(staging)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
-    source = context.data_sources.add_pandas("wow")
     outcomes: list[CheckResult] = []
-    with _LOCK, _gate_shortcuts():
-        try:
-            for table in tables:
-                contract = contracts[table]
-                in_duckdb = contract.validate_in == "duckdb"
-                frame = con.execute(f"select * from {table}" + (" limit 0" if in_duckdb else "")).df()
-                # `{batch}` is the DuckDB table the frame was copied from, not the copy: pandas
-                # would turn DATE into timestamps and change what the contract's SQL computes.
-                _BINDING.update(con=con, relation=table)
-                if in_duckdb:
-                    _count_column_checks_at_once(con, contract, table)
-                suite = context.suites.add(suite_for(contract))
-                batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
-                definition = context.validation_definitions.add(
-                    gx.ValidationDefinition(name=table, data=batch, suite=suite))
-                # BASIC holds what validation_results keeps (the count of unexpected values and
-                # the first few); SUMMARY's value counts and index lists cost a quarter of the gate.
-                validation = definition.run(
-                    batch_parameters={"dataframe": frame},
-                    result_format={"result_format": "BASIC",
-                                   "partial_unexpected_count": EXAMPLE_ROWS})
-                outcomes += [_outcome(table, r) for r in validation.results]
-                _BINDING.pop("cache", None)
-        finally:
-            _BINDING.clear()
-    if docs_dir is not None:
-        with _LOCK, _TEMPLATES.shared():
-            context.build_data_docs(site_names=["wow"])
+    with _LOCK:
+        context = _context(None if staging is None else staging / GX_DOCS)
+        source = context.data_sources.add_pandas("wow")
+        for table in tables:
+            contract = contracts[table]
+            # A table checked in place gives GX an empty frame of its columns (the column list).
+            frame = con.execute(f"select * from {table}"
+                                + ("" if in_gx(contract) else " limit 0")).df()
+            suite = context.suites.add(suite_for(contract))
+            batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=table, data=batch, suite=suite))
+            # BASIC holds what validation_results keeps (the count of unexpected values and
+            # the first few); SUMMARY's value counts and index lists cost a quarter of the gate.
+            validation = definition.run(
+                batch_parameters={"dataframe": frame},
+                result_format={"result_format": "BASIC",
+                               "partial_unexpected_count": EXAMPLE_ROWS})
+            del frame
+            outcomes += [_outcome(table, r) for r in validation.results]
+            outcomes += audits_for(con, contract)
+        if staging is not None:
+            context.build_data_docs(site_names=[GX_DOCS])
+    if staging is not None and docs_dir is not None:
+        write_report(staging / "index.html", outcomes)
         replace_dir(staging, docs_dir)
     return outcomes
+
+
+# --------------------------------------------------------------------------------------------
+# the report page: every check, GX's and DuckDB's, beside GX's Data Docs
+# --------------------------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Validation report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 2rem; width: 100%; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left;
+          vertical-align: top; font-size: .9rem; }}
+tr.failed-critical td {{ background: #fde2e1; }}
+tr.failed-warning td {{ background: #fff4d6; }}
+code, pre {{ font-size: .8rem; white-space: pre-wrap; }}
+</style></head><body>
+<h1>Validation report</h1>
+<p>{summary}</p>
+<p>Every contract check of this run (<code>schemas/contracts/&lt;table&gt;.yml</code>), as
+<code>validation_results</code> records it. <em>GX</em> checks are Great Expectations
+expectations: their pages are in the <a href="{gx}/index.html">GX Data Docs</a>.
+<em>DuckDB audit</em> checks are queries that return the bad rows (zero rows pass); each shows
+its query, to run in DuckDB.</p>
+{failed}
+{tables}
+</body></html>
+"""
+
+
+def _row(o: CheckResult) -> str:
+    state = "passed" if o.success else f"failed-{o.severity}"
+    by = (f"DuckDB audit<details><summary>query</summary><pre>{html.escape(o.sql)}</pre>"
+          "</details>" if o.expectation == DUCKDB_AUDIT
+          else f'GX <a href="{GX_DOCS}/index.html"><code>{html.escape(o.expectation)}</code></a>')
+    examples = html.escape(repr(o.examples)) if o.examples else ""
+    return (f'<tr class="{state}"><td><code>{html.escape(o.table_name)}.'
+            f"{html.escape(o.check_name)}</code></td><td>{by}</td><td>{o.severity}</td>"
+            f"<td>{'pass' if o.success else 'FAIL'}</td><td>{o.failing_rows}</td>"
+            f"<td>{html.escape(o.observed_value or '')}</td><td><code>{examples}</code></td>"
+            f"<td>{html.escape(o.description)}</td></tr>")
+
+
+def _table(title: str, rows: list[CheckResult]) -> str:
+    head = ("<tr><th>check</th><th>by</th><th>severity</th><th>result</th><th>failing rows</th>"
+            "<th>observed</th><th>examples</th><th>rule</th></tr>")
+    return (f"<h2>{html.escape(title)}</h2><table>{head}"
+            + "".join(_row(o) for o in rows) + "</table>")
+
+
+def write_report(path: Path, outcomes: list[CheckResult]) -> None:
+    """The report page: failed checks first, then every check by table."""
+    failed = [o for o in outcomes if not o.success]
+    critical = sum(o.severity == "critical" for o in failed)
+    summary = (f"{len(outcomes)} checks: {len(outcomes) - len(failed)} passed, {critical} "
+               f"critical failed (publication blocked)" if critical else
+               f"{len(outcomes)} checks: {len(outcomes) - len(failed)} passed, "
+               f"{len(failed)} warning(s) failed, no critical failure")
+    tables: dict[str, list[CheckResult]] = {}
+    for o in outcomes:
+        tables.setdefault(o.table_name, []).append(o)
+    path.write_text(_PAGE.format(
+        summary=html.escape(summary), gx=GX_DOCS,
+        failed=_table("Failed checks", failed) if failed else "",
+        tables="".join(_table(t, rows) for t, rows in tables.items())), encoding="utf-8")

@@ -112,7 +112,7 @@ def nightly(landing: str, warehouse: str, config: str | None = None, full_refres
         if isinstance(exc, AuditFailure):
             create_table_artifact(table=failure_table(exc), key=VALIDATION_ARTIFACT,
                                   description="Expectations and audits that blocked publication "
-                                  f"(GX Data Docs: {exc.docs or 'not written'})")
+                                  f"(validation report: {exc.docs or 'not written'})")
         raise
     get_run_logger().info("%s", format_summary(summary))
     return {"summary": summary, "artifacts": publish_artifacts(summary, settings)}

@@ -128,9 +128,9 @@ def format_summary(summary) -> str:
         "(select * from quarantine)",
         coverage_line(summary),
         f"  build: {summary.build} ({summary.partitions} task(s); {summary.partitions_reason})",
-        f"  validation: {summary.expectations_run} expectations run, no critical failure; "
+        f"  validation: {summary.expectations_run} checks run, no critical failure; "
         f"{summary.events_validated:,} new lake events checked; "
-        f"Data Docs {summary.warehouse / 'docs' / 'index.html'}",
+        f"report {summary.warehouse / 'docs' / 'index.html'}",
         "  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.phase_seconds.items()),
     ]
     for warning in summary.warnings[:10]:
@@ -181,6 +181,6 @@ def demo_report(warehouse: Path) -> str:
         "ingest_manifest, "
         "quarantine, metric_definitions, validation_results",
         "  definitions: docs/metrics.md, schemas/contracts/ and the metric_definitions table",
-        f"  validation (Great Expectations Data Docs): {Path(db).parent / 'docs' / 'index.html'}",
+        f"  validation report (with GX Data Docs): {Path(db).parent / 'docs' / 'index.html'}",
     ]
     return "\n".join(out)

@@ -1,8 +1,9 @@
-"""The publication gate: the contracts' Great Expectations suites, run before publishing.
+"""The publication gate: every contract check (GX expectations and DuckDB audits), before publishing.
 
-A failed critical expectation blocks publication (the previous warehouse stays what readers
-see); a failed warning is recorded and reported. Every result goes to `validation_results`, and
-GX Data Docs for the run (published or blocked) are written to `<warehouse>/docs/`.
+A failed critical check blocks publication (the previous warehouse stays what readers see); a
+failed warning is recorded and reported. Every result goes to `validation_results`, and the
+run's validation report (published or blocked), with GX's Data Docs beside it, is written to
+`<warehouse>/docs/` (see gx_suites).
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
              validated_extracts: set[str] | frozenset = frozenset(),
              known_lake_rows: dict[str, tuple[int, int, int]] | None = None,
              ) -> ValidationReport:
-    """Run the GX suite of every contracted table present; write validation_results and docs.
+    """Run the checks of every contracted table present; write validation_results and the report.
 
     validated_extracts: content hashes of lake extracts an earlier publication's gate passed
     (an incremental run); their events are not checked again, and their lake files' row counts

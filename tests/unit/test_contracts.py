@@ -8,8 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import SAMPLE_LANDING
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from wow_metrics.contracts import (
     Check,
@@ -363,7 +361,7 @@ def test_every_critical_invariant_has_a_mutation():
 
 
 def _gate(con, table: str) -> dict[str, object]:
-    """The table's GX suite, as the publication gate runs it, by '<table>.<check>'."""
+    """The table's checks (GX and DuckDB), as the publication gate runs them, by '<table>.<check>'."""
     from wow_metrics.gx_suites import run_suites
 
     return {f"{o.table_name}.{o.check_name}": o for o in run_suites(con, CONTRACTS, [table])}
@@ -383,7 +381,7 @@ def test_sample_passes_every_suite(checks_db, table):
     outcomes = _gate(checks_db, table)
     contract = CONTRACTS[table]
     n_checks = 1 + sum(len(c.all_checks()) for c in contract.columns) + len(contract.invariants)
-    assert len(outcomes) == n_checks  # every contract check became one expectation
+    assert len(outcomes) == n_checks  # every contract check ran once, by one mechanism
     failed = {k: (o.observed_value, o.examples) for k, o in outcomes.items()
               if not o.success and o.severity == "critical"}
     assert failed == {}
@@ -397,7 +395,7 @@ def test_invariant_catches_a_planted_violation(checks_db, table, invariant):
     name = f"{table}.{invariant.name}"
     hit = outcomes[name]
     assert not hit.success and hit.severity == "critical" and hit.failing_rows >= 1, hit
-    assert hit.expectation == "unexpected_rows_expectation" and hit.examples
+    assert hit.expectation == "duckdb_audit" and hit.examples  # run by DuckDB, not GX
     assert name in gate_report(outcomes.values()).critical  # this is what blocks publication
 
 
@@ -434,7 +432,7 @@ def test_column_check_catches_a_planted_violation(checks_db, table, column, chec
     hit = outcomes[f"{table}.{column}.{check.kind}"]
     assert not hit.success and hit.severity == "critical" and hit.failing_rows >= 1, hit
     in_duckdb = CONTRACTS[table].validate_in == "duckdb"
-    assert hit.expectation == ("unexpected_rows_expectation" if in_duckdb
+    assert hit.expectation == ("duckdb_audit" if in_duckdb
                                else f"expect_column_values_to_{_GX_KIND[check.kind]}")
     assert hit.examples  # the gate's result format still carries the first bad values
     if check.between is not None and not in_duckdb:
@@ -468,7 +466,7 @@ def test_lake_column_checks_read_the_lake_once_and_a_failing_one_still_shows_row
     assert all(outcomes[f"{c}.{k.kind}"].success for c, k in row_checks)
     # One scan answers every per-row column check; none ran its own query.
     per_check = [q for q in counting.statements
-                 if any(q.endswith(chk.bad_rows_sql("canonical_events", c) + ") limit 20")
+                 if any(f"from ({chk.bad_rows_sql('canonical_events', c)})" in q
                         for c, chk in row_checks)]
     assert per_check == []
     assert sum(" filter (where " in q for q in counting.statements) == 1
@@ -485,118 +483,6 @@ def test_lake_column_checks_read_the_lake_once_and_a_failing_one_still_shows_row
     assert not hit.success and hit.failing_rows >= 1 and hit.examples
     assert all(o.success for name, o in outcomes.items()
                if name != "action.not_null" and o.severity == "critical")
-
-
-def _mutated_day_table(con) -> None:
-    """Bad values for several kinds of check in the day table (nulls, out of range, a duplicate)."""
-    for col in CONTRACTS[DAY].columns:
-        for chk in col.all_checks():
-            mutation = _check_mutation(DAY, col.name, chk, col.type,
-                                       row=f"rowid % 7 = {len(col.name) % 7}")
-            if mutation and chk.severity == "critical" and not chk.unique:
-                con.execute(mutation)
-
-
-def test_reused_configurations_give_the_same_outcomes_as_gx_alone(checks_db, monkeypatch):
-    import contextlib
-
-    from great_expectations.core.id_dict import IDDict
-    from great_expectations.expectations.expectation import Expectation
-
-    import wow_metrics.gx_suites as gs
-
-    original = Expectation.__dict__["configuration"], IDDict.__dict__["to_id"]
-    tables = [DAY, PERIOD, "canonical_events", "metric_definitions"]
-    checks_db.begin()
-    try:
-        _mutated_day_table(checks_db)
-        reused = gs.run_suites(checks_db, CONTRACTS, tables)
-        # GX's own again afterwards
-        assert (Expectation.__dict__["configuration"], IDDict.__dict__["to_id"]) == original
-        monkeypatch.setattr(gs, "_gate_shortcuts", contextlib.nullcontext)
-        alone = gs.run_suites(checks_db, CONTRACTS, tables)
-    finally:
-        checks_db.rollback()
-    assert sum(not o.success for o in alone) >= 5  # the comparison covers failures, with examples
-    assert reused == alone
-
-
-def test_a_reused_configuration_follows_a_reassigned_field_and_gx_gets_its_property_back():
-    import great_expectations.expectations as gxe
-    from great_expectations.expectations.expectation import Expectation
-
-    from wow_metrics.gx_suites import _configurations_reused
-
-    original = Expectation.__dict__["configuration"]
-    expectation = gxe.ExpectColumnValuesToBeBetween(column="x", min_value=0, max_value=10)
-    with pytest.raises(RuntimeError), _configurations_reused():
-        first = expectation.configuration
-        assert expectation.configuration is first  # built once while the gate runs
-        expectation.max_value = 5
-        assert expectation.configuration.kwargs["max_value"] == 5
-        assert first.kwargs["max_value"] == 10
-        raise RuntimeError("a gate that fails")
-    assert Expectation.__dict__["configuration"] is original
-    assert expectation.configuration is not expectation.configuration  # GX's: built per read
-
-
-_PLAIN_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 3),
-                         st.floats(allow_nan=False, min_value=-3, max_value=3),
-                         st.sampled_from(["", "a", "1", "True", "None"]))
-_KWARGS = st.dictionaries(st.sampled_from(["batch_id", "column", "row_condition", "x", "y"]),
-                          st.one_of(_PLAIN_VALUES, st.lists(_PLAIN_VALUES, max_size=2)),
-                          max_size=4)
-
-
-def test_a_reused_kwargs_id_is_the_one_gx_computes():
-    from great_expectations.core.id_dict import IDDict
-
-    from wow_metrics.gx_suites import _ids_reused
-
-    original = IDDict.__dict__["to_id"]
-
-    @settings(max_examples=400, deadline=None)
-    @given(_KWARGS)
-    def same_id(kwargs):
-        assert IDDict(kwargs).to_id() == original(IDDict(kwargs))
-
-    with _ids_reused():  # one cache across every example: a key shared by two ids would show
-        same_id()
-        for a, b in (({"x": 0.0, "y": 1}, {"x": -0.0, "y": 1}), ({"x": True, "y": 1},
-                     {"x": 1, "y": 1}), ({"x": 1, "y": 2}, {"x": 1.0, "y": 2})):
-            assert IDDict(a).to_id() == original(IDDict(a))
-            assert IDDict(b).to_id() == original(IDDict(b))
-    assert IDDict.__dict__["to_id"] is original
-
-
-def test_data_docs_pages_are_the_same_with_templates_compiled_once(checks_db, tmp_path,
-                                                                  monkeypatch):
-    import contextlib
-    import re
-
-    from great_expectations.render.view.view import DefaultJinjaView
-
-    import wow_metrics.gx_suites as gs
-
-    original = DefaultJinjaView.__dict__["__init__"]
-    monkeypatch.setattr(gs, "_TEMPLATES", gs._CompiledTemplates())
-    tables = ["metric_definitions", DAY]
-
-    def pages(name: str) -> dict[str, str]:
-        docs = tmp_path / name
-        gs.run_suites(checks_db, CONTRACTS, tables, docs_dir=docs)
-        stamp = re.compile(r"\d{8}T\d{6}\.\d+Z")  # when the page was rendered
-        return {p.relative_to(docs).as_posix(): stamp.sub("<time>", p.read_text())
-                for p in sorted((docs / "expectations").glob("*.html"))}
-
-    compiling = pages("first")
-    assert len(gs._TEMPLATES.cache.code) >= 10  # the templates were compiled into the cache
-    reused = pages("second")  # every template from the cache
-    assert DefaultJinjaView.__dict__["__init__"] is original  # GX's own again afterwards
-    monkeypatch.setattr(gs._TEMPLATES, "shared", contextlib.nullcontext)
-    alone = pages("gx_alone")
-    assert sorted(alone) == [f"expectations/{t}.html" for t in sorted(tables)]
-    assert compiling == reused == alone
 
 
 def test_a_dropped_column_fails_the_column_list(checks_db):
@@ -626,3 +512,48 @@ def test_the_gate_makes_no_network_call(checks_db, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     outcomes = _gate(checks_db, DAY)
     assert outcomes and all(o.success or o.severity == "warning" for o in outcomes.values())
+
+
+def test_the_report_shows_gx_results_and_duckdb_audits_side_by_side(checks_db, tmp_path):
+    from wow_metrics.gx_suites import run_suites
+
+    docs = tmp_path / "docs"
+    checks_db.begin()
+    try:
+        checks_db.execute(MUTATIONS["categories_sum_to_ehr"])
+        checks_db.execute(f"update {DAY} set events = null where {_first(DAY)}")
+        outcomes = run_suites(checks_db, CONTRACTS, [DAY, "canonical_events"], docs_dir=docs)
+    finally:
+        checks_db.rollback()
+    failed = {o.check_name: o.expectation for o in outcomes if not o.success}
+    assert failed["categories_sum_to_ehr"] == "duckdb_audit"
+    assert failed["events.not_null"] == "expect_column_values_to_not_be_null"
+    page = (docs / "index.html").read_text(encoding="utf-8")
+    # One page a reader opens: both failures, the audit's rule and query, a link to GX's pages.
+    assert f"{DAY}.categories_sum_to_ehr" in page and f"{DAY}.events.not_null" in page
+    assert "inbox + notes + orders + chart_review + other minutes equal ehr_minutes" in page
+    assert "inbox_minutes + notes_minutes" in page  # the audit's SQL, to paste into DuckDB
+    assert page.count("FAIL") >= 4  # each failure in the failed list and in its table's list
+    assert 'href="gx/index.html"' in page and (docs / "gx" / "index.html").is_file()
+    gx_pages = list((docs / "gx" / "validations" / DAY).rglob("*.html"))
+    assert len(gx_pages) == 1  # GX's own page of the day table's expectations
+
+
+def test_build_audits_state_only_what_no_contract_can():
+    """One mechanism per rule: a rule over contracted tables is a contract invariant (the gate
+    runs it); a sql/audits file exists only for a rule that needs a table of the build that no
+    contract describes, and it restates no invariant."""
+    import re
+
+    from wow_metrics.sqlfiles import SQL_ROOT
+
+    invariant_sql = {" ".join(i.sql.split()) for _, i in INVARIANTS}
+    audits = sorted((SQL_ROOT / "audits").glob("*.sql"))
+    assert audits
+    for path in audits:
+        sql = path.read_text(encoding="utf-8")
+        read = set(re.findall(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", sql))
+        ctes = set(re.findall(r"\b([a-z_][a-z0-9_]*)\s+as\s*\(", sql))
+        assert read - ctes - set(CONTRACTS), f"{path.name} reads only contracted tables: " \
+            "state it as an invariant of their contract"
+        assert " ".join(sql.split()) not in invariant_sql

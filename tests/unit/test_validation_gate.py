@@ -46,13 +46,14 @@ def test_a_corrupted_build_is_blocked_and_the_previous_publication_kept(tmp_path
     assert "ehr_time_by_clinician_day.categories_sum_to_ehr" in done.stderr  # check and table
     assert "C00" in done.stderr  # failing rows are shown
     assert _digest(warehouse / "wow.duckdb") == before
-    # The blocked run's GX Data Docs say why: the day suite's page shows the failed expectation.
+    # The blocked run's report says why: the failed audit, beside GX's Data Docs of the suite.
     docs = warehouse / "docs"
     assert f"details: {docs / 'index.html'}" in done.stderr
-    pages = list((docs / "validations" / "ehr_time_by_clinician_day").rglob("*.html"))
+    report = (docs / "index.html").read_text()
+    assert "ehr_time_by_clinician_day.categories_sum_to_ehr" in report and "FAIL" in report
+    assert "inbox + notes + orders + chart_review + other minutes equal ehr_minutes" in report
+    pages = list((docs / "gx" / "validations" / "ehr_time_by_clinician_day").rglob("*.html"))
     assert len(pages) == 1
-    assert "inbox + notes + orders + chart_review + other minutes equal ehr_minutes" in \
-        pages[0].read_text()
 
     # Fixed again, the next run publishes.
     again = _wow_run(SAMPLE_LANDING, warehouse)
@@ -78,11 +79,12 @@ def test_warnings_publish_and_every_result_is_queryable(tmp_path: Path) -> None:
         unrostered = con.execute(
             "select observed_value, failing_rows, examples from validation_results "
             "where check_name = 'unrostered_clinician'").fetchone()
-    assert by_expectation["unexpected_rows_expectation"] > 40
+    assert by_expectation["duckdb_audit"] > 40  # invariants and the lake's column checks
     assert by_expectation["expect_column_values_to_not_be_null"] > 40
     assert by_expectation["expect_table_columns_to_match_ordered_list"] == 11
     assert unrostered == ("1", 1, "[('C0012', 'no roster row')]")
     assert (warehouse / "docs" / "index.html").is_file()
+    assert (warehouse / "docs" / "gx" / "index.html").is_file()
     # The sample's unrostered clinician is a warning: recorded, reported, published.
     assert failed and all(severity == "warning" for _, _, severity in failed)
     assert "warning" in done.stdout
