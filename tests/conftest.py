@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from wow_metrics import quiet_third_parties
+
+# No test is timed (speed is measured in bench/): Hypothesis' per-example deadline would make
+# a property test fail on a loaded machine, not on a wrong answer.
+hypothesis_settings.register_profile("wow", deadline=None)
+hypothesis_settings.load_profile("wow")
 
 # Isolate and silence the orchestration/validation libraries before anything imports them.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="wow-prefect-home-")
