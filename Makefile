@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests flows bench
-	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile --durations=10
 
 demo: $(STAMP)
 	$(BIN)/wow demo
