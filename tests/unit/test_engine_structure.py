@@ -105,3 +105,15 @@ def test_help_and_the_library_need_neither_prefect_nor_flows_on_the_path() -> No
                           cwd=REPO_ROOT / "tests", timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "wow run" in done.stdout
+
+
+def test_every_file_a_run_reads_is_in_the_repository() -> None:
+    """A .gitignore pattern once left sql/build/ out of every clone: what runs must be tracked."""
+    if shutil.which("git") is None or not (REPO_ROOT / ".git").exists():
+        return  # an installed copy, not a checkout: nothing to compare with
+    ignored = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files", "--others", "--ignored", "--exclude-standard",
+         "--", "sql", "schemas", "src", "flows", "data/sample"],
+        capture_output=True, text=True, check=True).stdout.split()
+    ignored = [p for p in ignored if "__pycache__" not in p and ".egg-info" not in p]
+    assert ignored == []
