@@ -81,7 +81,7 @@ class RunSummary:
     partitions_reason: str = ""
     build: str = ""
     warnings: list[str] = field(default_factory=list)
-    expectations_run: int = 0  # Great Expectations expectations the publication passed
+    expectations_run: int = 0  # checks the publication passed (GX expectations and DuckDB audits)
     events_validated: int = 0  # lake events checked by this run's gate (new extracts only)
     # The reference files this run read: file_path, status (read | quarantined), rows_read,
     # rows_quarantined (ingest_manifest's rows for them)
