@@ -1,11 +1,12 @@
 -- ingest_declared_format
--- Grain: one row per data record of one extract file, of any format declared in
+-- Grain: one row per data record of one or more extract files (a file read alone, or a batch
+-- of one format's files read in one pass: ingest/batch.py), of any format declared in
 -- schemas/formats/*.yml (or a site's <landing>/formats/*.yml).
 -- Parses and checks each record; `reject_reason` is NULL for a good row, else why it goes to
 -- quarantine. Patient and encounter ids arrive here already replaced by keyed hashes (SPEC 7),
 -- and a reason never echoes a value that failed to parse: it gives the value's shape (digits as
 -- 9, letters as A), since a shifted column can put a patient id where a time should be.
--- Inputs: raw_events (source_line and one VARCHAR column per role: clinician_id, action,
+-- Inputs: raw_events (source_file, source_line and one VARCHAR column per role: clinician_id, action,
 --         report_name, category, patient_key, encounter_key, workstation_id, metric_id,
 --         process_id, time_1, time_2; absent ones NULL; and id_problem: why a patient or
 --         encounter id of the row got no key, already worded, or NULL).
@@ -22,6 +23,7 @@ with raw as (select * from raw_events),
 
 trimmed as (
     select
+        source_file,
         source_line,
         wow_clean_id(clinician_id) as clinician_id,
         wow_clean(time_1) as time_text_1,
@@ -190,6 +192,7 @@ checked as (
 )
 
 select
+    source_file,
     source_line::BIGINT as source_line,
     -- An id that is itself the problem is never shown, not even in quarantine.
     case when clinician_problem is null then clinician_id end as clinician_id,

@@ -46,8 +46,9 @@ BUCKET_SQL = f"cast(md5_number(clinician_id) & {N_BUCKETS - 1} as INTEGER)"
 # metric_id, process_id or encounter_key (read and checked by the ingest, used by nothing after
 # it). Instants are Parquet's integer microseconds since the epoch (TIMESTAMPTZ); clinician,
 # action, report, workstation, format and file name are dictionary-encoded by the Parquet
-# writer, so a row holds small dictionary keys, not the text; rows are in build order
-# (clinician_id, event_at, source_line) in each bucket's file. A lake of an older layout is
+# writer, so a row holds small dictionary keys, not the text; rows are written in build order
+# (clinician_id, event_at, source_line) to each bucket's file, which a partitioned write keeps
+# nearly but not exactly (nothing reads them in file order: the build sorts). A lake of an older layout is
 # migrated in place by the next run (migrate_events): the lake is the system of record, and its
 # extracts may have been purged from the landing zone.
 LAYOUT = 2

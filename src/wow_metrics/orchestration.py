@@ -57,6 +57,9 @@ plan_ingest = task(ingest.plan_ingest, name="plan_ingest", **_STEP)
 ingest_pending = task(ingest.ingest_pending, name="ingest_pending",
                       task_run_name="ingest {pending.relative}", retries=2,
                       retry_delay_seconds=10, retry_condition_fn=retry_on_oserror, **_STEP)
+ingest_batch = task(ingest.ingest_batch, name="ingest_batch",
+                    task_run_name="ingest batch from {batch[0].relative}", retries=2,
+                    retry_delay_seconds=10, retry_condition_fn=retry_on_oserror, **_STEP)
 record_ingest = task(ingest.record_ingest, name="record_ingest", **_STEP)
 stage_reference = task(pipeline.stage_reference, name="stage_reference", **_STEP)
 plan_build = task(pipeline.plan_build, name="plan_build", **_STEP)
@@ -120,6 +123,7 @@ def nightly(landing: str, warehouse: str, config: str | None = None, full_refres
 
 _TASKS = {
     ingest.plan_ingest: plan_ingest, ingest.ingest_pending: ingest_pending,
+    ingest.ingest_batch: ingest_batch,
     ingest.record_ingest: record_ingest, pipeline.stage_reference: stage_reference,
     pipeline.plan_build: plan_build, pipeline.build_partition: build_partition,
     pipeline.finish_run: finish_run,

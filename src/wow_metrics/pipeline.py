@@ -18,8 +18,11 @@ from wow_metrics.config import Settings, load_settings
 from wow_metrics.faults import resource_errors
 from wow_metrics.files import file_mode_umask, private_dir, remove_leftovers, secure_warehouse
 from wow_metrics.ingest import (
+    SMALL_EXTRACT_BYTES,
+    ingest_batch,
     ingest_pending,
     ingest_workers,
+    plan_batches,
     plan_ingest,
     record_ingest,
     reference_share,
@@ -45,7 +48,8 @@ log = logging.getLogger(__name__)
 # The steps and types of a run, importable from here as before the split (flows, tests, bench).
 __all__ = [
     "BuildPlan", "LandingError", "PartitionResult", "PurgedExtracts", "RunContext", "RunSummary",
-    "build_params", "build_partition", "build_task_count", "finish_run", "ingest_pending",
+    "build_params", "build_partition", "build_task_count", "finish_run", "ingest_batch",
+    "ingest_pending",
     "load_partition_inputs", "plan_build", "plan_ingest", "purged_extracts",
     "record_ingest", "reference_beside_ingest", "run", "run_steps", "stage_reference",
     "start_run",
@@ -102,10 +106,10 @@ def _call_each(fn: Callable, calls: list[tuple]) -> list:
 
 
 def _fan_out_locally(fn: Callable, calls: list[tuple]) -> list:
-    """`wow run`'s fan-out: extracts are ingested side by side on threads (each with its own
-    DuckDB connection and scratch folder); build tasks run one after another, each using every
-    core and the whole memory_limit."""
-    if fn is not ingest_pending or len(calls) < 2:
+    """`wow run`'s fan-out: batches of extracts are ingested side by side on threads (each
+    with its own DuckDB connection and scratch folder); build tasks run one after another, each
+    using every core and the whole memory_limit."""
+    if fn not in (ingest_pending, ingest_batch) or len(calls) < 2:
         return _call_each(fn, calls)
     workers = ingest_workers(calls[0][2], len(calls))
     if workers == 1:
@@ -161,11 +165,16 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
             # Reference files are read from the landing zone, not the lake: staging them needs
             # no ingest, and a nightly delivery leaves a core idle while its largest extract
             # is read (bench/README.md, stop 18).
-            beside = reference_beside_ingest(ctx.settings, len(plan.pending))
+            # A night's extracts of one format are read in one pass each (ingest/batch.py).
+            batches = plan_batches(plan.pending, ctx.settings, SMALL_EXTRACT_BYTES)
+            beside = reference_beside_ingest(ctx.settings, len(batches))
             if beside is not None:
                 reference = start(stage_reference, replace(ctx, settings=beside))
-            rows = fan_out(ingest_pending, [(p, ctx.lake, ctx.settings, ctx.key, plan.now)
-                                            for p in plan.pending])
+            read = fan_out(ingest_batch, [(batch, ctx.lake, ctx.settings, ctx.key, plan.now)
+                                          for batch in batches])
+            # (by position: two files no format reads may share a content hash)
+            where = {id(p): (b, i) for b, batch in enumerate(batches) for i, p in enumerate(batch)}
+            rows = [read[b][i] for b, i in map(where.get, map(id, plan.pending))]
             report = step(record_ingest, ctx.lake, plan, rows)
             phases["ingest"] = time.perf_counter() - t0
             mark("ingest.done")

@@ -29,7 +29,7 @@ def test_reference_staging_runs_while_extracts_are_ingested(landing, tmp_path, m
     # wait in vain and the run would publish without both flags.
     staging_started, ingest_started = threading.Event(), threading.Event()
     met = {}
-    real_stage, real_ingest = pipeline.stage_reference, pipeline.ingest_pending
+    real_stage, real_ingest = pipeline.stage_reference, pipeline.ingest_batch
 
     def stage(ctx):
         met["staging limits"] = (ctx.settings.threads, ctx.settings.memory_limit)
@@ -38,13 +38,13 @@ def test_reference_staging_runs_while_extracts_are_ingested(landing, tmp_path, m
         return real_stage(ctx)
 
     def ingest(*args, **kwargs):
-        if not ingest_started.is_set():  # the first extract waits; the others need not
+        if not ingest_started.is_set():  # the first batch waits; the others need not
             ingest_started.set()
             met["ingest saw staging"] = staging_started.wait(WAIT)
         return real_ingest(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "stage_reference", stage)
-    monkeypatch.setattr(pipeline, "ingest_pending", ingest)
+    monkeypatch.setattr(pipeline, "ingest_batch", ingest)
     settings = load_settings(landing).model_copy(update={"threads": 2, "memory_limit": "900MB"})
     summary = pipeline.run(landing, tmp_path / "warehouse", settings=settings)
     # Two ingest workers and the staging hold a third of memory_limit each.
@@ -71,7 +71,7 @@ def test_a_failed_ingest_is_the_runs_error_and_waits_for_the_staging(landing, tm
         raise RuntimeError("planted ingest failure")
 
     monkeypatch.setattr(pipeline, "stage_reference", slow_stage)
-    monkeypatch.setattr(pipeline, "ingest_pending", failing_ingest)
+    monkeypatch.setattr(pipeline, "ingest_batch", failing_ingest)
     warehouse = tmp_path / "warehouse"
     with pytest.raises(RuntimeError, match="planted ingest failure"):
         pipeline.run(landing, warehouse)

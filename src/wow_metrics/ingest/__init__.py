@@ -716,7 +716,8 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     if changed is not None:
         return changed
     raw_sql = f"read_parquet({sql_literal(str(raw_path))})"  # (a view takes no parameters)
-    con.execute(f"create or replace temp view raw_events as select * from {raw_sql}")
+    con.execute(f"create or replace temp view raw_events as "
+                f"select *, {sql_literal(src.relative)} as source_file from {raw_sql}")
     # From here on rows carry their line numbers: DuckDB need not keep their order, which saves
     # the memory it would spend reordering parallel work.
     con.execute("set preserve_insertion_order = false")
@@ -863,3 +864,12 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
     return {"status": "ingested", "rows_read": raw.rows_read, "rows_quarantined": n_quarantined,
             "rows_written": rows_written,
             "message": (f"{n_quarantined} row(s) quarantined" if n_quarantined else None)}
+
+
+# A night's extracts of one format are read in one pass (ingest/batch.py, which uses the
+# file-at-a-time reader above for what one pass cannot take): imported last, as it reads this
+# module's names.
+from wow_metrics.ingest.batch import ingest_batch, plan_batches  # noqa: E402
+
+__all__ = ["IngestPlan", "IngestReport", "PendingFile", "SourceFile", "discover", "ingest_batch",
+           "ingest_pending", "ingest_workers", "plan_batches", "plan_ingest", "record_ingest"]

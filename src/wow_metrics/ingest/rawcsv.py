@@ -36,6 +36,13 @@ REJECT_TEXT_CHARS = 10_000
 CHUNK_BYTES = 1 << 20
 
 
+def literal_path(path: Path | str) -> str:
+    """A file's path as DuckDB's readers take it literally: they expand `*`, `?` and `[...]` as
+    a pattern, so an extract named `log[1].csv` would read `log1.csv` instead. Each of those
+    characters becomes a class that matches only itself."""
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in str(path))
+
+
 class UnreadableFile(Exception):
     """The file cannot be read as data at all; it is quarantined whole."""
 
@@ -503,13 +510,13 @@ class _Source:
     @contextlib.contextmanager
     def open(self) -> Iterator[str]:
         if not self.fed:
-            yield str(self.path)
+            yield literal_path(self.path)
             return
         assert self.census is not None
         drop = sorted(line for line, _ in self.census.wide)
         folder = self.folder or Path(tempfile.gettempdir())
         with _fifo(folder, lambda: _fed_chunks(self.path, self.encoding, drop)) as fifo:
-            yield fifo
+            yield literal_path(fifo)
 
 
 def _careful_source(path: Path, encoding: str, delimiter: str, header_columns: int,
@@ -771,7 +778,7 @@ def stream_parquet(con, path: Path, roles: dict[str, str | None], out: Path,
     sources = {role: (f'"{by_lower[col.lower()]}"' if col is not None and col.lower() in by_lower
                       else "null") for role, col in roles.items()}
     names = {role: col for role, col in roles.items() if col is not None}
-    params = {"p": str(path)}
+    params = {"p": literal_path(path)}
     try:
         joins, keyed, problem = _pseudonym_keys(con, "read_parquet($p)", params, sources,
                                                 pseudonymise, pads, names)
@@ -798,7 +805,7 @@ def parquet_columns(con, path: Path) -> list[str]:
     try:
         return [r[0] for r in con.execute(
             "select name from parquet_schema($p) where num_children is null or num_children = 0",
-            {"p": str(path)},
+            {"p": literal_path(path)},
         ).fetchall()]
     except Exception as exc:  # noqa: BLE001 (a file must never stop the run: it is quarantined)
         if is_resource_fault(exc):

@@ -1,0 +1,432 @@
+"""Ingest many extracts of one format in one pass (issue 23): one read of all of a night's
+well-formed delimited extracts, one parse, one write of their lake files.
+
+A nightly delivery is many small files; read one by one, each costs a dozen DuckDB statements
+whose fixed cost is most of the ingest (bench/README.md). Here the extracts of one format that
+share a header, delimiter, line end and compression are read together by one `read_csv` over
+the list of files, each row keeping its file and line, and parsed by the same
+sql/ingest/declared_format.sql as a file read alone. Each file still gets its own events files
+per clinician bucket, extents, quarantine and manifest row, exactly what reading it alone
+writes (tests/unit/test_ingest_batch.py compares the two).
+
+What one pass cannot take falls back to the file-at-a-time reader (`ingest_pending`), which
+reads a malformed file carefully and places every rejected record on its line: a batch whose
+strict read fails is read again file by file, and a file with a record spanning several lines
+(an embedded line end, whose line numbers need the careful count) is read alone. Files that are
+large, Parquet, UTF-16 or whose header cannot be read are never batched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from wow_metrics.config import Settings, memory_limit_bytes
+from wow_metrics.files import fsync_dir
+from wow_metrics.ingest.rawcsv import (
+    MAX_HEADER_COLUMNS,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
+    UnreadableFile,
+    _first_line,
+    _newline_count,
+    _pseudonym_keys,
+    _reader_sql,
+    _role_select,
+    is_resource_fault,
+    literal_path,
+)
+from wow_metrics.lake import EVENT_COLUMNS, EVENTS_PARQUET, Lake
+from wow_metrics.progress import mark
+from wow_metrics.pseudonym import hmac_pads
+from wow_metrics.sqlfiles import read_sql
+from wow_metrics.warehouse import sql_literal
+
+log = logging.getLogger(__name__)
+
+# At most this many bytes of extracts (uncompressed, estimated) are read in one pass: the parse
+# and the sort of the events hold about this much at once (spilled beyond memory_limit).
+BATCH_BYTES = 256 << 20
+BATCH_FILES = 64
+FILE_COST_BYTES = 16 << 20
+GZIP_RATIO = 8  # the estimate of a .gz extract's uncompressed size, as ingest.SMALL_EXTRACT_BYTES
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What files read together share: their format, header, delimiter, line end, compression."""
+
+    format_name: str
+    header: tuple[str, ...]
+    delimiter: str
+    newline: str
+    gzipped: bool
+
+
+def _estimated_bytes(p) -> int:
+    return p.size_bytes * (GZIP_RATIO if p.relative.lower().endswith(".gz") else 1)
+
+
+def _shape(p, small_bytes: int) -> _Shape | None:
+    """The shape of a pending extract that can be read with others; None when it is read alone."""
+    fmt = p.fmt
+    name = p.relative.lower()
+    if (fmt is None or p.problem is not None or fmt.encoding == "utf-16"
+            or name.endswith(".parquet") or _estimated_bytes(p) >= small_bytes):
+        return None
+    try:
+        line, newline = _first_line(Path(p.path), fmt.encoding)
+    except (UnreadableFile, OSError):
+        return None  # read alone, which says why it cannot be read
+    header, delimiter = fmt.split_header(line)
+    lowered = [h.lower() for h in header]
+    if (fmt.header_problem(header) or len(header) > MAX_HEADER_COLUMNS
+            or len(set(lowered)) != len(lowered)):
+        return None
+    return _Shape(fmt.name, tuple(header), delimiter, newline, name.endswith(".gz"))
+
+
+def batch_limits(settings: Settings) -> tuple[int, int]:
+    """(bytes, files) one pass may read. Each file read costs DuckDB about 12 MB whatever its
+    size (its CSV buffers and the record numbering), on top of about the batch's bytes; with a
+    memory_limit, a pass keeps within a third of it (two ingest workers and the reference
+    staging share it: ingest.reference_share)."""
+    limit = memory_limit_bytes(settings.memory_limit) if settings.memory_limit else None
+    if not limit:
+        return BATCH_BYTES, BATCH_FILES
+    share = limit // 3
+    return min(BATCH_BYTES, share // 4), max(2, min(BATCH_FILES, share // FILE_COST_BYTES))
+
+
+def plan_batches(pending: list, settings: Settings, small_bytes: int) -> list[list]:
+    """Group the pending extracts into batches read in one pass each, in plan order: files of
+    one shape, within batch_limits; every other file a batch of its own."""
+    limit, most = batch_limits(settings)
+    open_batches: dict[_Shape, list] = {}
+    sizes: dict[_Shape, int] = {}
+    batches: list[list] = []
+    for p in pending:
+        shape = _shape(p, small_bytes)
+        if shape is None:
+            batches.append([p])
+            continue
+        if shape in open_batches and (sizes[shape] + _estimated_bytes(p) > limit
+                                      or len(open_batches[shape]) >= most):
+            del open_batches[shape]
+        if shape not in open_batches:
+            open_batches[shape] = []
+            sizes[shape] = 0
+            batches.append(open_batches[shape])
+        open_batches[shape].append(p)
+        sizes[shape] += _estimated_bytes(p)
+    return batches
+
+
+class _ReadAlone(Exception):
+    """The batch cannot be read in one pass: its files are read one by one."""
+
+
+def ingest_batch(batch: list, lake: Lake, settings: Settings, key: bytes, now: dt.datetime,
+                 workers: int = 1) -> list[dict]:
+    """Read a batch of extracts (plan_batches) into the lake; return each file's ingest
+    figures, in batch order. A batch of one is read by `ingest_pending`."""
+    from wow_metrics import ingest
+
+    shape = _shape(batch[0], ingest.SMALL_EXTRACT_BYTES) if len(batch) > 1 else None
+    if shape is None:
+        return [ingest.ingest_pending(p, lake, settings, key, now, workers=workers) for p in batch]
+    con = ingest._thread_connection(*ingest._worker_limits(settings, workers))
+    scratch = lake.root / "scratch" / f"batch-{batch[0].sha}-{os.getpid()}-{threading.get_ident()}"
+    try:
+        done = _read_together(con, batch, shape, lake, settings, key, now, scratch)
+    except duckdb.OutOfMemoryException as exc:
+        raise ingest.IngestMemoryError(
+            f"{len(batch)} extracts of {batch[0].format_name} read together need more memory "
+            f"than DuckDB may use (memory_limit {settings.memory_limit or 'default'}): "
+            f"{str(exc).splitlines()[0]}. Raise memory_limit in wow.yaml or lower threads. "
+            "Nothing of these files was published; the next run reads them again.") from None
+    except _ReadAlone as exc:
+        log.info("%d extracts of %s read one by one: %s", len(batch), batch[0].format_name, exc)
+        done = {}
+    except Exception as exc:  # noqa: BLE001 (a file never stops the run: read them alone)
+        if is_resource_fault(exc) or isinstance(exc, OSError | duckdb.IOException):
+            raise
+        log.info("%d extracts of %s read one by one (%s)", len(batch), batch[0].format_name,
+                 type(exc).__name__)
+        done = {}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return [done[p.sha] if p.sha in done
+            else ingest.ingest_pending(p, lake, settings, key, now, workers=workers)
+            for p in batch]
+
+
+def _read_together(con, batch: list, shape: _Shape, lake: Lake, settings: Settings,
+                   key: bytes, now: dt.datetime, scratch: Path) -> dict[str, dict]:
+    """The one pass: every file of the batch read, parsed and written to the lake. Returns the
+    figures of the files it took (a file it leaves out is read alone by the caller)."""
+    from wow_metrics import ingest
+
+    results: dict[str, dict] = {}
+    taken = []
+    for p in batch:
+        mark("ingest.file_started")
+        before = ingest._file_stat(Path(p.path))
+        if not ingest._same_file(p.planned_stat, before):
+            src = ingest.SourceFile(Path(p.path), p.relative, p.fmt)
+            results[p.sha] = ingest._deferred(src, p.planned_stat, before,
+                                              "since this run planned to read it")
+        else:
+            taken.append((p, before))
+    if len(taken) < 2:
+        return results  # the rest is read alone
+    (scratch / "spill").mkdir(parents=True)
+    con.execute("set temp_directory = $d", {"d": str(scratch / "spill")})
+    files = _stage(con, [p for p, _ in taken], shape, scratch / "records.parquet", key)
+    mark("ingest.raw_read")
+    kept = []
+    for p, before in taken:
+        after = ingest._file_stat(Path(p.path))
+        if after != before:
+            src = ingest.SourceFile(Path(p.path), p.relative, p.fmt)
+            results[p.sha] = ingest._deferred(src, before, after, "while this run read it")
+        elif p.relative not in files.multiline:
+            kept.append(p)
+    if kept:
+        results.update(_write_lake(con, kept, shape, files, lake, settings, now, scratch))
+    return results
+
+
+@dataclass
+class _Staged:
+    """The batch's records in scratch: each with its file, line and keyed identifiers."""
+
+    records: str               # SQL of the staged records
+    rows_read: dict[str, int]  # per file (relative path)
+    multiline: set[str]        # files with a record over several lines: read alone
+
+
+def _stage(con, batch: list, shape: _Shape, out: Path, key: bytes) -> _Staged:
+    """Read every file of the batch once, strictly, into `out`; raise _ReadAlone when any
+    record is malformed (the careful reader places it on its line)."""
+    from wow_metrics.ingest import PSEUDONYMISED, ROLES
+
+    fmt = batch[0].fmt
+    assert fmt is not None
+    header = list(shape.header)
+    position = {name.lower(): i for i, name in enumerate(header)}
+    times = fmt.time_columns
+    roles = {**{r: fmt.role_columns.get(r) for r in ROLES},
+             "time_1": times[0], "time_2": times[1] if len(times) > 1 else None}
+    sources = {role: (f"c{position[col.lower()]}" if col is not None and col.lower() in position
+                      else "null") for role, col in roles.items()}
+    names = {role: col for role, col in roles.items() if col is not None}
+    params = {"spec": {f"c{i}": "VARCHAR" for i in range(len(header))},
+              "delim": shape.delimiter, "quote": fmt.quote, "enc": fmt.encoding,
+              **{f"path_{i}": literal_path(p.path) for i, p in enumerate(batch)}}
+    names_of = {f"file_{i}": p.relative for i, p in enumerate(batch)}
+    strict = _reader_sql(strict=True)
+    lenient = strict.removesuffix(")") + ", ignore_errors = true)"
+    # One read_csv per file, not one over the list: DuckDB 2.0.1's multi-file CSV reader, given
+    # five files or more, drops a file's malformed records (an unterminated quote) without the
+    # error a single file's read raises (tests/unit/test_ingest_batch.py). Each file's record
+    # numbers are taken as it is read, before any join reorders rows.
+    by_file = " union all ".join(
+        f"select $file_{i} as source_file, row_number() over () + 1 as source_line, "
+        f"{_newline_count(len(header), shape.newline)} as extra_newlines, * "
+        f"from {strict.replace('$path', f'$path_{i}')}" for i in range(len(batch)))
+    all_ids = "(" + " union all ".join(
+        f"select * from {lenient.replace('$path', f'$path_{i}')}" for i in range(len(batch))) + ")"
+    con.execute("set preserve_insertion_order = true")
+    try:
+        joins, keyed, problem = _pseudonym_keys(con, all_ids, params, sources, PSEUDONYMISED,
+                                                hmac_pads(key), names)
+        con.execute(
+            f"""
+            copy (
+                select r.source_file, r.source_line, r.extra_newlines,
+                       {_role_select(sources, PSEUDONYMISED, keyed)}, {problem} as id_problem
+                from ({by_file}) r
+                {joins}
+            ) to $staged (format parquet, compression zstd)
+            """, {**params, **names_of, "staged": str(out)})
+    except Exception as exc:
+        if is_resource_fault(exc) or isinstance(exc, duckdb.OutOfMemoryException):
+            raise
+        raise _ReadAlone(f"a record does not read strictly ({type(exc).__name__})") from None
+    for role in keyed:
+        con.execute(f'drop table "_keys_{role}"')
+    records = f"read_parquet({sql_literal(str(out))})"
+    counts = dict.fromkeys((p.relative for p in batch), 0)
+    multiline = set()
+    for source_file, rows, extra in con.execute(
+            f"select source_file, count(*), sum(extra_newlines) from {records} group by all"
+    ).fetchall():
+        counts[source_file] = rows
+        if extra:
+            multiline.add(source_file)
+    return _Staged(records, counts, multiline)
+
+
+def _write_lake(con, batch: list, shape: _Shape, staged: _Staged, lake: Lake,
+                settings: Settings,
+                now: dt.datetime, scratch: Path) -> dict[str, dict]:
+    """Parse the staged records of `batch` and write each file's events, extents and
+    quarantine to the lake, as reading it alone would."""
+    from wow_metrics import ingest
+
+    fmt = batch[0].fmt
+    assert fmt is not None
+    con.register("_batch_shas", pa.table({"source_file": [p.relative for p in batch],
+                                          "sha": [p.sha for p in batch]}))
+    con.execute(f"""create or replace temp view raw_events as
+        select r.* from {staged.records} r semi join _batch_shas using (source_file)""")
+    con.execute("set preserve_insertion_order = false")
+    con.execute(f"""create or replace temp table clinician_buckets as
+        select clinician_id, {ingest.BUCKET_SQL} as bucket
+        from (select distinct wow_clean_id(clinician_id) as clinician_id from raw_events)
+        where clinician_id is not null""")
+    parse_params = {**fmt.sql_params(list(shape.header), settings.default_timezone),
+                    "not_after": now + dt.timedelta(days=1), "not_before": ingest.NOT_BEFORE,
+                    "check_values": ingest._has_bad_values(con, "raw_events"),
+                    "max_id_chars": MAX_ID_CHARS, "max_text_chars": MAX_TEXT_CHARS}
+    parsed = scratch / "parsed.parquet"
+    con.execute(f"""copy (
+        select p.* exclude (metric_id, process_id, encounter_key), s.sha,
+               coalesce(b.bucket, -1) as bucket
+        from ({read_sql('ingest/declared_format.sql')}) p
+        join _batch_shas s using (source_file)
+        left join clinician_buckets b using (clinician_id)
+    ) to $parsed (format parquet, compression zstd)""", {**parse_params, "parsed": str(parsed)})
+    con.execute("drop view raw_events")
+    con.unregister("_batch_shas")
+    rows = f"read_parquet({sql_literal(str(parsed))})"
+    mark("ingest.parsed")
+    for p in batch:
+        for old in lake.events_paths(p.sha):
+            old.unlink()  # an earlier reading of this content (its format's declaration changed)
+    _write_events(con, rows, fmt.name, scratch / "events", lake)
+    _write_extents(con, rows, batch, scratch / "extents", lake)
+    con.execute("drop table clinician_buckets")
+    figures = {sha: (good, bad) for sha, good, bad in con.execute(
+        f"select sha, count(*) filter (where reject_reason is null), "
+        f"count(*) filter (where reject_reason is not null) from {rows} group by sha").fetchall()}
+    _write_quarantine(con, rows, batch, figures, scratch / "quarantine", lake)
+    results = {}
+    for p in batch:
+        good, bad = figures.get(p.sha, (0, 0))
+        results[p.sha] = {"status": "ingested", "rows_read": staged.rows_read[p.relative],
+                          "rows_quarantined": bad, "rows_written": good,
+                          "message": f"{bad} row(s) quarantined" if bad else None}
+    return results
+
+
+def _partitions(folder: Path, depth: int) -> dict[tuple[str, ...], Path]:
+    """The one file of each partition of a partitioned COPY, by its partition values."""
+    found: dict[tuple[str, ...], Path] = {}
+    for path in sorted(folder.glob("/".join(["*"] * depth) + "/*.parquet")):
+        values = tuple(part.split("=", 1)[1] for part in path.relative_to(folder).parts[:-1])
+        if values in found:
+            raise RuntimeError(f"partitioned write made two files for {values}")
+        found[values] = path
+    return found
+
+
+def _place(moves: list[tuple[Path, Path]]) -> None:
+    """Move written files into the lake durably: each file's data reaches the disk before its
+    name, and each folder's names before this returns (one fsync per folder, not per file)."""
+    for written, _ in moves:
+        with open(written, "rb") as fh:
+            os.fsync(fh.fileno())
+    for written, final in moves:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(written, final)
+    for folder in sorted({final.parent for _, final in moves}):
+        fsync_dir(folder)
+
+
+def _write_events(con, rows: str, format_name: str, folder: Path, lake: Lake) -> None:
+    columns = ", ".join("$format as format" if name == "format" else name
+                        for name, _ in EVENT_COLUMNS)
+    # Partitioned by file and bucket (copies of both, so the files hold EVENT_COLUMNS only);
+    # enough writers open at once that each partition is one file. Rows go in sorted, which
+    # clusters each file by clinician and time (what its compression gains from); DuckDB's
+    # partitioned write does not promise to keep that order exactly, and nothing reads the
+    # lake in file order (the build sorts).
+    con.execute("set partitioned_write_max_open_files = 100000")
+    con.execute(
+        f"""copy (
+            select {columns}, sha as _sha, bucket as _bucket from {rows}
+            where reject_reason is null and bucket >= 0
+            order by sha, bucket, clinician_id, event_at, source_line
+        ) to $events ({EVENTS_PARQUET}, partition_by (_sha, _bucket),
+                      write_partition_columns false, filename_pattern 'part_{{i}}')""",
+        {"format": format_name, "events": str(folder)})
+    moves = [(path, lake.events_path(sha, int(bucket)))
+             for (sha, bucket), path in _partitions(folder, 2).items()]
+    _place(moves)
+    for _ in moves:
+        mark("ingest.bucket_durable")
+
+
+def _write_extents(con, rows: str, batch: list, folder: Path, lake: Lake) -> None:
+    con.execute(
+        f"""copy (
+            select clinician_id, bucket, event_date_utc, events, sha as _sha
+            from (
+                select sha, clinician_id, bucket,
+                       cast(timezone('UTC', event_at) as DATE) as event_date_utc, count(*) as events
+                from {rows} where reject_reason is null and bucket >= 0
+                group by all
+            )
+            order by all
+        ) to $extents (format parquet, partition_by (_sha), write_partition_columns false)""",
+        {"extents": str(folder)})
+    written = {sha: path for (sha,), path in _partitions(folder, 1).items()}
+    for p in batch:
+        if p.sha not in written:  # no good rows: an empty extents file, as a file read alone
+            written[p.sha] = folder / f"{p.sha}-empty.parquet"
+            con.execute("copy (select null::VARCHAR as clinician_id, null::INTEGER as bucket, "
+                        "null::DATE as event_date_utc, null::BIGINT as events limit 0) "
+                        "to $f (format parquet)", {"f": str(written[p.sha])})
+    _place([(written[p.sha], lake.extents_path(p.sha)) for p in batch])
+    for _ in batch:
+        mark("ingest.extents_durable")
+
+
+def _write_quarantine(con, rows: str, batch: list, figures: dict, folder: Path,
+                      lake: Lake) -> None:
+    if any(bad for _, bad in figures.values()):
+        con.execute(
+            f"""copy (
+                select source_file, source_line, reject_reason as reason, clinician_id,
+                       sha as _sha
+                from {rows} where reject_reason is not null
+                order by source_file, source_line
+            ) to $q (format parquet, partition_by (_sha), write_partition_columns false)""",
+            {"q": str(folder)})
+        for source_file, line, reason in con.execute(
+                f"""select source_file, source_line, reject_reason from {rows}
+                    where reject_reason is not null
+                    qualify row_number() over (partition by source_file order by source_line) <= 5
+                    order by source_file, source_line""").fetchall():
+            log.warning("%s line %s: %s", source_file, line, reason)
+        for p in batch:
+            bad = figures.get(p.sha, (0, 0))[1]
+            if bad > 5:
+                log.warning("%s: %d more rows quarantined", p.relative, bad - 5)
+    written = {sha: path for (sha,), path in _partitions(folder, 1).items()} if folder.exists() else {}
+    _place([(path, lake.quarantine_path(sha)) for sha, path in written.items()])
+    for p in batch:
+        if p.sha in written:
+            mark("ingest.quarantine_durable")
+        else:
+            lake.quarantine_path(p.sha).unlink(missing_ok=True)
