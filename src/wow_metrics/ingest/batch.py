@@ -3,8 +3,8 @@ well-formed delimited extracts, one parse, one write of their lake files.
 
 A nightly delivery is many small files; read one by one, each costs a dozen DuckDB statements
 whose fixed cost is most of the ingest (bench/README.md). Here the extracts of one format that
-share a header, delimiter, line end and compression are read together by one `read_csv` over
-the list of files, each row keeping its file and line, and parsed by the same
+share a header, delimiter, line end and compression are read together in one statement (a
+`read_csv` per file, joined by `union all`), each row keeping its file and line, and parsed by the same
 sql/ingest/declared_format.sql as a file read alone. Each file still gets its own events files
 per clinician bucket, extents, quarantine and manifest row, exactly what reading it alone
 writes (tests/unit/test_ingest_batch.py compares the two).
@@ -285,8 +285,10 @@ def _write_lake(con, batch: list, shape: _Shape, staged: _Staged, lake: Lake,
 
     fmt = batch[0].fmt
     assert fmt is not None
+    # Files are told apart by their place in the batch (a small integer sorts and partitions
+    # far faster than the 64-digit content hash that names their lake files).
     con.register("_batch_shas", pa.table({"source_file": [p.relative for p in batch],
-                                          "sha": [p.sha for p in batch]}))
+                                          "f": pa.array(range(len(batch)), pa.int32())}))
     con.execute(f"""create or replace temp view raw_events as
         select r.* from {staged.records} r semi join _batch_shas using (source_file)""")
     con.execute("set preserve_insertion_order = false")
@@ -300,7 +302,7 @@ def _write_lake(con, batch: list, shape: _Shape, staged: _Staged, lake: Lake,
                     "max_id_chars": MAX_ID_CHARS, "max_text_chars": MAX_TEXT_CHARS}
     parsed = scratch / "parsed.parquet"
     con.execute(f"""copy (
-        select p.* exclude (metric_id, process_id, encounter_key), s.sha,
+        select p.* exclude (metric_id, process_id, encounter_key), s.f,
                coalesce(b.bucket, -1) as bucket
         from ({read_sql('ingest/declared_format.sql')}) p
         join _batch_shas s using (source_file)
@@ -313,12 +315,13 @@ def _write_lake(con, batch: list, shape: _Shape, staged: _Staged, lake: Lake,
     for p in batch:
         for old in lake.events_paths(p.sha):
             old.unlink()  # an earlier reading of this content (its format's declaration changed)
-    _write_events(con, rows, fmt.name, scratch / "events", lake)
+    shas = [p.sha for p in batch]
+    _write_events(con, rows, fmt.name, shas, scratch / "events", lake)
     _write_extents(con, rows, batch, scratch / "extents", lake)
     con.execute("drop table clinician_buckets")
-    figures = {sha: (good, bad) for sha, good, bad in con.execute(
-        f"select sha, count(*) filter (where reject_reason is null), "
-        f"count(*) filter (where reject_reason is not null) from {rows} group by sha").fetchall()}
+    figures = {shas[f]: (good, bad) for f, good, bad in con.execute(
+        f"select f, count(*) filter (where reject_reason is null), "
+        f"count(*) filter (where reject_reason is not null) from {rows} group by f").fetchall()}
     _write_quarantine(con, rows, batch, figures, scratch / "quarantine", lake)
     results = {}
     for p in batch:
@@ -353,7 +356,8 @@ def _place(moves: list[tuple[Path, Path]]) -> None:
         fsync_dir(folder)
 
 
-def _write_events(con, rows: str, format_name: str, folder: Path, lake: Lake) -> None:
+def _write_events(con, rows: str, format_name: str, shas: list[str], folder: Path,
+                  lake: Lake) -> None:
     columns = ", ".join("$format as format" if name == "format" else name
                         for name, _ in EVENT_COLUMNS)
     # Partitioned by file and bucket (copies of both, so the files hold EVENT_COLUMNS only);
@@ -364,14 +368,14 @@ def _write_events(con, rows: str, format_name: str, folder: Path, lake: Lake) ->
     con.execute("set partitioned_write_max_open_files = 100000")
     con.execute(
         f"""copy (
-            select {columns}, sha as _sha, bucket as _bucket from {rows}
+            select {columns}, f as _f, bucket as _bucket from {rows}
             where reject_reason is null and bucket >= 0
-            order by sha, bucket, clinician_id, event_at, source_line
-        ) to $events ({EVENTS_PARQUET}, partition_by (_sha, _bucket),
+            order by f, bucket, clinician_id, event_at, source_line
+        ) to $events ({EVENTS_PARQUET}, partition_by (_f, _bucket),
                       write_partition_columns false, filename_pattern 'part_{{i}}')""",
         {"format": format_name, "events": str(folder)})
-    moves = [(path, lake.events_path(sha, int(bucket)))
-             for (sha, bucket), path in _partitions(folder, 2).items()]
+    moves = [(path, lake.events_path(shas[int(f)], int(bucket)))
+             for (f, bucket), path in _partitions(folder, 2).items()]
     _place(moves)
     for _ in moves:
         mark("ingest.bucket_durable")
@@ -380,17 +384,17 @@ def _write_events(con, rows: str, format_name: str, folder: Path, lake: Lake) ->
 def _write_extents(con, rows: str, batch: list, folder: Path, lake: Lake) -> None:
     con.execute(
         f"""copy (
-            select clinician_id, bucket, event_date_utc, events, sha as _sha
+            select clinician_id, bucket, event_date_utc, events, f as _f
             from (
-                select sha, clinician_id, bucket,
+                select f, clinician_id, bucket,
                        cast(timezone('UTC', event_at) as DATE) as event_date_utc, count(*) as events
                 from {rows} where reject_reason is null and bucket >= 0
                 group by all
             )
             order by all
-        ) to $extents (format parquet, partition_by (_sha), write_partition_columns false)""",
+        ) to $extents (format parquet, partition_by (_f), write_partition_columns false)""",
         {"extents": str(folder)})
-    written = {sha: path for (sha,), path in _partitions(folder, 1).items()}
+    written = {batch[int(f)].sha: path for (f,), path in _partitions(folder, 1).items()}
     for p in batch:
         if p.sha not in written:  # no good rows: an empty extents file, as a file read alone
             written[p.sha] = folder / f"{p.sha}-empty.parquet"
@@ -408,10 +412,10 @@ def _write_quarantine(con, rows: str, batch: list, figures: dict, folder: Path,
         con.execute(
             f"""copy (
                 select source_file, source_line, reject_reason as reason, clinician_id,
-                       sha as _sha
+                       f as _f
                 from {rows} where reject_reason is not null
                 order by source_file, source_line
-            ) to $q (format parquet, partition_by (_sha), write_partition_columns false)""",
+            ) to $q (format parquet, partition_by (_f), write_partition_columns false)""",
             {"q": str(folder)})
         for source_file, line, reason in con.execute(
                 f"""select source_file, source_line, reject_reason from {rows}
@@ -423,7 +427,8 @@ def _write_quarantine(con, rows: str, batch: list, figures: dict, folder: Path,
             bad = figures.get(p.sha, (0, 0))[1]
             if bad > 5:
                 log.warning("%s: %d more rows quarantined", p.relative, bad - 5)
-    written = {sha: path for (sha,), path in _partitions(folder, 1).items()} if folder.exists() else {}
+    written = ({batch[int(f)].sha: path for (f,), path in _partitions(folder, 1).items()}
+               if folder.exists() else {})
     _place([(path, lake.quarantine_path(sha)) for sha, path in written.items()])
     for p in batch:
         if p.sha in written:
