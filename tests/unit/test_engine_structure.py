@@ -25,15 +25,14 @@ INLINE_SHAPING = re.compile(
 # Where such statements may still be written in Python, and how many. Exact counts: moving one
 # to sql/ means lowering its count here, and a new one fails the test.
 ALLOWED_INLINE = {
-    # The runner itself: it makes each model's table or view from its sql/ file, and copies the
+    # The runner itself: it makes each model's table or view from its sql/ file (or appends a
+    # model's rows to the table another declared: `-- Materialized: append`), and copies the
     # published tables into the new publication's file.
-    "warehouse.py": 3,
+    "warehouse.py": 4,
     # Owned by the ingest work of other issues (left as it is here): files to the lake.
     "ingest/__init__.py": 3,
     "ingest/rawcsv.py": 5,
-    # Not yet moved to sql/ (issue 23, follow-up): loading reference files and definitions
-    # into their raw tables, the lake's audit trail, a build task's lake-events view and
-    # schedule, and the gate's inputs.
+    # Not yet moved to sql/ (issue 23, follow-up).
     "reference.py": 10,
     "publication.py": 4,
     "build.py": 3,
