@@ -8,7 +8,7 @@ from pathlib import Path
 
 from wow_metrics import warehouse as wh
 from wow_metrics.config import Settings, memory_limit_bytes
-from wow_metrics.lake import BUCKET_SQL, LIVE_STATUSES, N_BUCKETS
+from wow_metrics.lake import LIVE_STATUSES, N_BUCKETS
 from wow_metrics.run_context import BuildPlan, RunContext, connect_run, live_extracts
 from wow_metrics.state import (
     code_fingerprint,
@@ -141,7 +141,7 @@ def write_scope(ctx: RunContext, state: dict, path: Path,
                     {"p": str(path)})
         rows = con.execute("select count(*) from scope").fetchone()[0]
         buckets = {r[0] for r in con.execute(
-            f"select distinct {BUCKET_SQL} from scope").fetchall()}
+            "select distinct wow_clinician_bucket(clinician_id) from scope").fetchall()}
         # Only extracts with events within 3 days of a rebuilt day need reading (the same
         # window each build task applies to the rows).
         wh.run_model_file(con, "planning/extracts_in_windows.sql")

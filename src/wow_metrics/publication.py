@@ -132,24 +132,18 @@ def assemble(con, ctx: RunContext, plan: BuildPlan, results: list[PartitionResul
 
 
 def load_lake_audit_trail(con, lake: Lake) -> None:
+    """The lake's manifest and its quarantined rows, for ingest_manifest and quarantine."""
     manifest = lake.load_manifest()
     quarantine = [str(p) for p in lake.live_quarantine_files(manifest)]
-    con.execute("create table lake_quarantine (source_file VARCHAR, source_line BIGINT, "
-                "reason VARCHAR, clinician_id VARCHAR)")
     if quarantine:
-        con.execute("insert into lake_quarantine select source_file, source_line, reason, "
-                    "clinician_id from read_parquet($files)", {"files": quarantine})
-    import pyarrow as pa
-
-    from wow_metrics.ingest import QUARANTINE_SCHEMA
-    from wow_metrics.lake import MANIFEST_SCHEMA
-
-    unusable = pa.Table.from_pylist(lake.unusable_quarantine_rows(manifest),  # noqa: F841
-                                    schema=QUARANTINE_SCHEMA)
-    con.execute("insert into lake_quarantine select * from unusable")
-
-    manifest_table = pa.Table.from_pylist(manifest, schema=MANIFEST_SCHEMA)  # noqa: F841
-    con.execute("create table lake_manifest as select * from manifest_table")
+        wh.run_model_file(con, "sources/lake_quarantine_files.sql",
+                          {"quarantine_files": quarantine})
+    else:
+        wh.run_model_file(con, "sources/lake_quarantine_files_none.sql",
+                          name="lake_quarantine_files")
+    wh.run_model_file(con, "sources/lake_quarantine.sql",
+                      {"unreadable_files": lake.unusable_quarantine_rows(manifest)})
+    wh.run_model_file(con, "sources/lake_manifest.sql", {"manifest_rows": manifest})
 
 
 def summarise(con, ctx: RunContext, report: IngestReport) -> RunSummary:

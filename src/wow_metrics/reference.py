@@ -18,13 +18,16 @@ log = logging.getLogger(__name__)
 
 SCHEMAS_ROOT = Path(__file__).resolve().parents[2] / "schemas"
 
-REFERENCE_KINDS = {
-    # kind: (required columns, optional columns)
-    "roster": (("clinician_id",), ("department", "specialty", "role", "clinical_fte", "timezone")),
-    "schedule": (("clinician_id", "appointment_id", "start_time", "duration_minutes", "status"), ()),
-    "holidays": (("date",), ("name",)),
-    "category_map": (("format", "action", "category"), ("report_name", "is_prescription")),
+# The columns a reference file must have. Its raw table, declared in sql/sources/raw_<kind>.sql,
+# names every column read (the others may be absent from the file: NULL).
+REQUIRED_COLUMNS = {
+    "roster": ("clinician_id",),
+    "schedule": ("clinician_id", "appointment_id", "start_time", "duration_minutes", "status"),
+    "holidays": ("date",),
+    "category_map": ("format", "action", "category"),
 }
+# The table each file's rows are loaded into (sql/sources/reference_csv_rows.sql reads it).
+CSV_FILE_TABLE = "reference_csv_file"
 
 REFERENCE_OUTPUTS = ("stg_roster", "stg_schedule", "stg_holidays", "stg_category_map",
                      "raw_reference_files", "raw_reference_rejects", "metric_definitions")
@@ -46,26 +49,24 @@ def stage_reference(ctx: RunContext) -> None:
     mark("build.reference_staged")
 
 
-def load_reference(con, landing: Path, run_id: str) -> None:
-    """Load reference files raw (all VARCHAR, with file and line) for the staging models to check."""
-    con.execute("create table raw_reference_files (file_path VARCHAR, file_kind VARCHAR, "
-                "content_sha256 VARCHAR, size_bytes BIGINT, status VARCHAR, message VARCHAR, "
-                "run_id VARCHAR, ingested_at TIMESTAMPTZ)")
-    con.execute("create table raw_reference_rejects (source_file VARCHAR, source_line BIGINT, "
-                "reason VARCHAR)")
+def reference_files(landing: Path) -> dict[str, list[Path]]:
+    """The files of each kind of reference the landing zone may hold, in reading order."""
     ref = landing / "reference"
-    sources = {
+    return {
         "roster": [ref / "roster.csv"],
         "schedule": sorted((ref / "schedule").glob("*.csv")) if (ref / "schedule").is_dir() else [],
         "holidays": [ref / "holidays.csv"],
         "category_map": [ref / "category_map.csv"],
     }
+
+
+def load_reference(con, landing: Path, run_id: str) -> None:
+    """Load reference files raw (all VARCHAR, with file and line) for the staging models to check."""
+    files: list[dict] = []    # raw_reference_files, one per file found
+    rejects: list[dict] = []  # raw_reference_rejects, one per line (or file) the reader refused
     now = dt.datetime.now(dt.UTC)
-    for kind, paths in sources.items():
-        required, optional = REFERENCE_KINDS[kind]
-        columns = [*required, *optional]
-        col_sql = ", ".join(f'"{c}" VARCHAR' for c in columns)
-        con.execute(f"create table raw_{kind} (source_file VARCHAR, source_line BIGINT, {col_sql})")
+    for kind, paths in reference_files(landing).items():
+        wh.run_model_file(con, f"sources/raw_{kind}.sql")
         for path in paths:
             if not path.exists():
                 if kind == "roster":
@@ -76,56 +77,52 @@ def load_reference(con, landing: Path, run_id: str) -> None:
             entry = {"file_path": relative, "file_kind": f"reference_{kind}",
                      "content_sha256": _sha256(path), "size_bytes": path.stat().st_size,
                      "status": "read", "message": None, "run_id": run_id, "ingested_at": now}
+            files.append(entry)
             try:
-                header = [c.lower() for c in read_header(path)]
-                missing = [c for c in required if c not in header]
-                if missing:
-                    raise UnreadableFile(f"missing required column(s) {', '.join(missing)} "
-                                         f"(header: {','.join(header)[:200]})")
-                raw = load_csv(con, path, "_ref_rows", header, columns)
+                lines = _load_file(con, path, relative, f"raw_{kind}", REQUIRED_COLUMNS[kind])
             except UnreadableFile as exc:
                 reason = str(exc).replace(str(path), relative)
                 message = f"{relative}: file quarantined: {reason}"
                 log.error(message)
                 entry.update(status="quarantined", message=message)
-                con.execute("insert into raw_reference_rejects values ($f, null, $r)",
-                            {"f": relative, "r": f"file quarantined: {reason}"})
-                _insert_row(con, "raw_reference_files", entry)
+                rejects.append({"source_file": relative, "source_line": None,
+                                "reason": f"file quarantined: {reason}"})
                 continue
-            con.execute(f"insert into raw_{kind} select $f, * from _ref_rows", {"f": relative})
-            con.execute("drop table _ref_rows")
-            for line, reason in raw.rejects:
-                con.execute("insert into raw_reference_rejects values ($f, $l, $r)",
-                            {"f": relative, "l": line, "r": reason})
-            _insert_row(con, "raw_reference_files", entry)
+            rejects += [{"source_file": relative, "source_line": line, "reason": reason}
+                        for line, reason in lines]
+    wh.run_model_file(con, "sources/raw_reference_files.sql", {"reference_files": files})
+    wh.run_model_file(con, "sources/raw_reference_rejects.sql", {"reference_rejects": rejects})
 
     # The shipped action maps are data in schemas/, checked by the same staging model.
-    con.execute("create table raw_shipped_category_map as select * from raw_category_map limit 0")
+    wh.run_model_file(con, "sources/raw_shipped_category_map.sql")
     for path in sorted((SCHEMAS_ROOT / "action_maps").glob("*.csv")):
-        header = [c.lower() for c in read_header(path)]
-        load_csv(con, path, "_ref_rows", header, [*REFERENCE_KINDS["category_map"][0],
-                                                  *REFERENCE_KINDS["category_map"][1]])
-        con.execute("insert into raw_shipped_category_map select $f, * from _ref_rows",
-                    {"f": f"schemas/action_maps/{path.name}"})
-        con.execute("drop table _ref_rows")
+        _load_file(con, path, f"schemas/action_maps/{path.name}", "raw_shipped_category_map")
+
+
+def _load_file(con, path: Path, source_file: str, raw_table: str,
+               required: tuple[str, ...] = ()) -> list[tuple[int, str]]:
+    """Append the rows of one reference CSV file to its raw table (the columns of that table it
+    has, by name); return the lines its reader refused. Raise UnreadableFile for a file that
+    cannot be read, or lacks a required column."""
+    header = [c.lower() for c in read_header(path)]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UnreadableFile(f"missing required column(s) {', '.join(missing)} "
+                             f"(header: {','.join(header)[:200]})")
+    columns = [c for c in con.table(raw_table).columns if c not in ("source_file", "source_line")]
+    raw = load_csv(con, path, CSV_FILE_TABLE, header, columns)
+    wh.run_model_file(con, "sources/reference_csv_rows.sql", {"source_file": source_file},
+                      raw_table)
+    con.execute(f"drop table {CSV_FILE_TABLE}")
+    return raw.rejects
 
 
 def load_definitions(con, settings: Settings, run_id: str) -> None:
+    """metric_definitions: the settings and definitions this run's figures are computed with."""
     from wow_metrics.definitions import metric_definition_rows
 
-    rows = metric_definition_rows(settings, run_id)
-    con.execute("create table metric_definitions (kind VARCHAR, name VARCHAR, value VARCHAR, "
-                "unit VARCHAR, definition VARCHAR, run_id VARCHAR)")
-    for row in rows:
-        _insert_row(con, "metric_definitions", row)
-
-
-def _insert_row(con, table: str, row: dict) -> None:
-    names = list(row)
-    con.execute(
-        f"insert into {table} ({', '.join(names)}) values ({', '.join('$' + n for n in names)})",
-        row,
-    )
+    wh.run_model_file(con, "sources/metric_definitions.sql",
+                      {"metric_definitions": metric_definition_rows(settings, run_id)})
 
 
 def _sha256(path: Path) -> str:

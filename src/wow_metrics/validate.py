@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wow_metrics import warehouse as wh
 from wow_metrics.contracts import load_contracts, with_severities
 from wow_metrics.lake import Lake
-from wow_metrics.warehouse import sql_list
 
 log = logging.getLogger(__name__)
 GATE_IMPORT_THREAD = "wow-import-gx"
@@ -43,11 +43,6 @@ def _import_gate() -> None:
         importlib.import_module("wow_metrics.gx_suites")
     except Exception:  # noqa: BLE001 (validate() imports it again and raises what it meets)
         log.debug("importing Great Expectations ahead of the gate failed", exc_info=True)
-
-
-VALIDATION_COLUMNS = """run_id VARCHAR, table_name VARCHAR, check_name VARCHAR,
-    expectation VARCHAR, severity VARCHAR, success BOOLEAN, failing_rows BIGINT,
-    observed_value VARCHAR, examples VARCHAR, checked_at TIMESTAMPTZ"""
 
 
 @dataclass
@@ -81,17 +76,34 @@ def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = fr
     paths = {r["content_sha256"]: r["file_path"] for r in manifest if r["status"] == "ingested"}
     files = lake.live_event_files(manifest)
     new = [str(p) for p in files if p.stem not in validated]
-    if new:
-        # A view, not a copy: each check reads only the columns it needs from the Parquet.
-        # (A view takes no prepared parameters; the lake's own paths are written in as literals.)
-        con.execute("create or replace temp view canonical_events as select * "
-                    f"from read_parquet({sql_list(new)}, hive_partitioning = false)")
+    if new:  # a view, not a copy: each check reads only the columns it needs from the Parquet
+        wh.run_model_file(con, "sources/canonical_events.sql", {"lake_event_files": new})
     elif files:  # nothing new: an empty table of the lake's shape, so its checks still run
-        con.execute("create or replace temp table canonical_events as select * "
-                    "from read_parquet($f, hive_partitioning = false) limit 0", {"f": str(files[0])})
+        wh.run_model_file(con, "sources/canonical_events_none.sql", name="canonical_events")
+    counts = _lake_file_counts(con, lake, files, validated, known_rows or {})
+    names = sorted(counts)
+    wh.run_model_file(con, "sources/lake_file_rows.sql", {"lake_file_rows": [
+        {"file_name": n, "rows": counts[n][0], "size_bytes": counts[n][1],
+         "modified_ns": counts[n][2]} for n in names]})
+    totals: dict[str, int] = {}
+    for name, (rows, _, _) in counts.items():
+        source = paths[Path(name).stem]
+        totals[source] = totals.get(source, 0) + rows
+    wh.run_model_file(con, "sources/lake_extract_rows.sql", {"lake_extract_rows": [
+        {"source_file": source, "lake_rows": rows} for source, rows in totals.items()]})
+    for table in ("roster", "schedule"):
+        wh.run_model_file(con, f"gate/{table}.sql")
+    return con.execute("select count(*) from canonical_events").fetchall()[0][0] if files else 0
+
+
+def _lake_file_counts(con, lake: Lake, files: list[Path], validated: set[str] | frozenset,
+                      known_rows: dict[str, tuple[int, int, int]]
+                      ) -> dict[str, tuple[int, int, int]]:
+    """(rows, size in bytes, mtime in ns) of each live lake events file, by name under the
+    lake's events folder: from known_rows for an unchanged file of a validated extract, else
+    from its Parquet footer."""
     events_root = lake.root / "events"
-    known_rows = known_rows or {}
-    counts: dict[str, tuple[int, int, int]] = {}  # name -> (rows, size in bytes, mtime in ns)
+    counts: dict[str, tuple[int, int, int]] = {}
     unread: dict[str, tuple[int, int]] = {}
     for path in files:
         name = path.relative_to(events_root).as_posix()
@@ -106,26 +118,7 @@ def create_contract_inputs(con, lake: Lake, validated: set[str] | frozenset = fr
                 "select file_name, num_rows from parquet_file_metadata($f)",
                 {"f": list(unread)}).fetchall():
             counts[Path(file_name).relative_to(events_root).as_posix()] = (rows, *unread[file_name])
-    import pyarrow as pa
-
-    names = sorted(counts)
-    file_rows = pa.table({  # noqa: F841 (read by DuckDB's replacement scan)
-        "file_name": pa.array(names, pa.string()),
-        **{column: pa.array([counts[n][i] for n in names], pa.int64())
-           for i, column in enumerate(("rows", "size_bytes", "modified_ns"))}})
-    con.execute("create or replace temp table lake_file_rows as select * from file_rows")
-    totals: dict[str, int] = {}
-    for name, (rows, _, _) in counts.items():
-        source = paths[Path(name).stem]
-        totals[source] = totals.get(source, 0) + rows
-    con.execute("create or replace temp table lake_extract_rows (source_file VARCHAR, "
-                "lake_rows BIGINT)")
-    if totals:
-        con.executemany("insert into lake_extract_rows values (?, ?)", list(totals.items()))
-    for table in ("roster", "schedule"):
-        con.execute(f"create or replace view {table} as select * exclude (reject_reason, "
-                    f"is_replaced) from stg_{table} where reject_reason is null and not is_replaced")
-    return con.execute("select count(*) from canonical_events").fetchall()[0][0] if files else 0
+    return counts
 
 
 def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
@@ -187,15 +180,10 @@ def gate_report(outcomes) -> ValidationReport:
 def write_validation_results(con, outcomes, run_id: str) -> None:
     """validation_results: this run's outcome of every expectation (validation_results' own
     contract is checked after it is written, by the same runner)."""
-    import pyarrow as pa
-
     now = dt.datetime.now(dt.UTC)
-    rows = [{"run_id": run_id, "table_name": o.table_name, "check_name": o.check_name,
-             "expectation": o.expectation, "severity": o.severity, "success": o.success,
-             "failing_rows": o.failing_rows, "observed_value": o.observed_value,
-             "examples": repr(o.examples) if o.examples else None, "checked_at": now}
-            for o in outcomes]
-    con.execute(f"create or replace table validation_results ({VALIDATION_COLUMNS})")
-    if rows:
-        arrow_rows = pa.Table.from_pylist(rows)  # noqa: F841 (read by DuckDB's replacement scan)
-        con.execute("insert into validation_results by name select * from arrow_rows")
+    wh.run_model_file(con, "gate/validation_results.sql", {"check_results": [
+        {"run_id": run_id, "table_name": o.table_name, "check_name": o.check_name,
+         "expectation": o.expectation, "severity": o.severity, "success": o.success,
+         "failing_rows": o.failing_rows, "observed_value": o.observed_value,
+         "examples": repr(o.examples) if o.examples else None, "checked_at": now}
+        for o in outcomes]})

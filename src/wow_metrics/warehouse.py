@@ -28,7 +28,9 @@ PUBLISHED_TABLES = (
     "validation_results",
 )
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_MATERIALIZED = re.compile(r"^--\s*Materialized:\s*(table|view)\s*$", re.MULTILINE)
+# How a model's result is kept: a table, a view, or rows appended (by column name) to a table
+# another model declared (a source filled file by file: sql/sources/reference_csv_rows.sql).
+_MATERIALIZED = re.compile(r"^--\s*Materialized:\s*(table|view|append)\s*$", re.MULTILINE)
 _SCOPE = re.compile(r"^--\s*Scope:\s*(reference|planning|partition|publication)\s*$",
                     re.MULTILINE)
 # Where a model or audit runs: `reference` once per run on the reference files, `planning` once
@@ -57,7 +59,8 @@ class AuditFailure(RuntimeError):
 
 @dataclass(frozen=True)
 class Model:
-    """One sql/ file: a single select whose result becomes a table or view of the same name."""
+    """One sql/ file: a single select whose result becomes a table or view of the same name
+    (or is appended to the table of that name)."""
 
     name: str
     layer: str
@@ -181,7 +184,8 @@ def bind_variables(con, params: dict[str, Any]) -> None:
 
 
 def run_model(con, model: Model, params: dict[str, Any]) -> None:
-    """Create the model's table (prepared with its $params) or view (params read as variables)."""
+    """Create the model's table (prepared with its $params) or view (params read as variables),
+    or append its rows to the table of its name."""
     used = model.params
     missing = used - params.keys()
     if missing:
@@ -189,6 +193,8 @@ def run_model(con, model: Model, params: dict[str, Any]) -> None:
     if model.materialized == "view":
         sql = _PARAM.sub(lambda m: f"getvariable('{m.group(1)}')", model.sql)
         con.execute(f"create or replace view {model.name} as\n{sql}")
+    elif model.materialized == "append":
+        con.execute(f"insert into {model.name} by name\n{model.sql}", {k: params[k] for k in used})
     else:
         con.execute(f"create or replace table {model.name} as\n{model.sql}",
                     {k: params[k] for k in used})

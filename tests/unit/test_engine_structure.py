@@ -25,20 +25,14 @@ INLINE_SHAPING = re.compile(
 # Where such statements may still be written in Python, and how many. Exact counts: moving one
 # to sql/ means lowering its count here, and a new one fails the test.
 ALLOWED_INLINE = {
-    # The runner itself: it makes each model's table or view from its sql/ file, and copies the
+    # The runner itself: it makes each model's table or view from its sql/ file (or appends a
+    # model's rows to the table another declared: `-- Materialized: append`), and copies the
     # published tables into the new publication's file.
-    "warehouse.py": 3,
+    "warehouse.py": 4,
     # Owned by the ingest work of other issues (left as it is here): files to the lake.
     "ingest/__init__.py": 3,
     "ingest/batch.py": 2,
     "ingest/rawcsv.py": 5,
-    # Not yet moved to sql/ (issue 23, follow-up): loading reference files and definitions
-    # into their raw tables, the lake's audit trail, a build task's lake-events view and
-    # schedule, and the gate's inputs.
-    "reference.py": 10,
-    "publication.py": 4,
-    "build.py": 3,
-    "validate.py": 8,
 }
 
 
@@ -118,3 +112,54 @@ def test_every_file_a_run_reads_is_in_the_repository() -> None:
         capture_output=True, text=True, check=True).stdout.split()
     ignored = [p for p in ignored if "__pycache__" not in p and ".egg-info" not in p]
     assert ignored == []
+
+
+# Functions longer than this are split. Files others are rewriting (the ingest, the run's order
+# of steps) or that render and generate rather than shape data are left to their owners:
+# measured, not yet held to it.
+MAX_FUNCTION_LINES = 80
+FUNCTION_LENGTH_EXEMPT = (
+    "ingest/",        # rewritten under the ingest work (plan_ingest, _ingest_streamed)
+    "pipeline.py",    # the run's order of steps, rewritten with the ingest
+    "dashboard.py",   # the offline dashboard's HTML (render_page, _kpi_cards)
+    "generate.py",    # the synthetic landing-zone generator (_events_chunk, generate_landing)
+)
+
+
+def test_no_function_is_longer_than_80_lines() -> None:
+    long = []
+    for path in sorted(SRC.rglob("*.py")):
+        relative = path.relative_to(SRC).as_posix()
+        if relative.startswith(FUNCTION_LENGTH_EXEMPT):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{relative}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []
+
+
+def test_no_module_is_longer_than_400_lines() -> None:
+    exempt = ("ingest/", "dashboard.py", "generate.py")  # as FUNCTION_LENGTH_EXEMPT, not pipeline
+    long = {path.relative_to(SRC).as_posix(): n for path in sorted(SRC.rglob("*.py"))
+            if not path.relative_to(SRC).as_posix().startswith(exempt)
+            and (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
+
+
+def test_every_model_file_a_step_runs_by_name_exists() -> None:
+    """A step names the sql/ files it runs in Python strings: a misspelt or removed one fails
+    here, not in the middle of a run."""
+    from wow_metrics.reference import REQUIRED_COLUMNS
+
+    fills = {"kind": REQUIRED_COLUMNS, "table": ("roster", "schedule")}
+    named = set()
+    for path in sorted(SRC.rglob("*.py")):
+        for name in re.findall(r"[\"']((?:sources|build|assembly|planning|gate)/[a-z_{}]+\.sql)[\"']",
+                               path.read_text(encoding="utf-8")):
+            field = re.search(r"\{(\w+)\}", name)
+            named |= ({name.replace(field.group(0), v) for v in fills[field.group(1)]}
+                      if field else {name})
+    assert len(named) > 25
+    assert sorted(n for n in named if not (SQL / n).is_file()) == []

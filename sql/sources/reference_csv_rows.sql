@@ -1,0 +1,12 @@
+-- reference_csv_rows
+-- Grain: one row per data line of one reference CSV file (a roster, schedule, holidays or
+-- action-map file), as its reader loaded it: source_line and the raw table's columns, every
+-- field VARCHAR, a column the file lacks NULL.
+-- Appended, by column name, to the file's raw table (raw_roster, raw_schedule, raw_holidays,
+-- raw_category_map or raw_shipped_category_map), once per file read, in file-name order.
+-- Scope: reference
+-- Materialized: append
+-- Params: $source_file (the file's path relative to the landing folder, or schemas/... for a
+--         shipped map)
+-- Inputs: reference_csv_file (the rows of the file, loaded by wow_metrics.ingest.rawcsv.load_csv).
+select $source_file as source_file, * from reference_csv_file
