@@ -1,8 +1,9 @@
-"""Where an extract's ingest spends its time: seconds per DuckDB statement (by the code line
-that runs it) and the Python time between statements, over the first N extracts of a landing
-zone, read one after another on one connection.
+"""Where the ingest spends its time: seconds per DuckDB statement (by the code line that runs
+it) and the Python time between statements, over the first N extracts of a landing zone, read
+on one connection: in the batches `wow run` reads them in (one pass per format), or with
+--alone one extract after another.
 
-    .venv/bin/python bench/profile_ingest.py LANDING [--extracts 20] [--threads 1]
+    .venv/bin/python bench/profile_ingest.py LANDING [--extracts 20] [--threads 1] [--alone]
 
 The lake is written to a temporary folder. Figures are read, not asserted.
 """
@@ -20,8 +21,9 @@ from pathlib import Path
 
 os.environ.setdefault("WOW_PSEUDONYM_KEY", "benchmark-only-pseudonym-key-not-a-secret-4e8a2c6f")
 
+from wow_metrics import ingest  # noqa: E402
 from wow_metrics.config import load_settings  # noqa: E402
-from wow_metrics.ingest import _connect, ingest_pending, plan_ingest  # noqa: E402
+from wow_metrics.ingest import _connect, ingest_batch, plan_batches, plan_ingest  # noqa: E402
 from wow_metrics.lake import Lake  # noqa: E402
 from wow_metrics.pseudonym import key_from_env  # noqa: E402
 
@@ -53,17 +55,24 @@ def main() -> None:
     parser.add_argument("landing", type=Path)
     parser.add_argument("--extracts", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--alone", action="store_true", help="read each extract on its own")
     args = parser.parse_args()
     settings = load_settings(args.landing)
     lake = Lake(Path(tempfile.mkdtemp(prefix="wow-profile-ingest-")))
     plan = plan_ingest(args.landing, lake, settings, key_from_env(), "profile")
     pending = plan.pending[: args.extracts]
     con = TimedConnection(_connect(settings.memory_limit, args.threads))
+    # Every batch's reads go through the timed connection (the one ingest_batch takes).
+    ingest._local.con, ingest._local.limits = con, (settings.memory_limit, args.threads)
+    settings = settings.model_copy(update={"threads": args.threads})
+    batches = ([[p] for p in pending] if args.alone
+               else plan_batches(pending, settings, ingest.SMALL_EXTRACT_BYTES))
+    print(f"{len(batches)} batch(es) of {', '.join(str(len(b)) for b in batches)} extract(s)")
     rows = 0
     started = time.perf_counter()
-    for p in pending:
-        rows += ingest_pending(p, lake, settings, key_from_env(), dt.datetime.now(dt.UTC),
-                               con=con)["rows_read"]
+    for batch in batches:
+        rows += sum(r["rows_read"] or 0 for r in ingest_batch(
+            batch, lake, settings, key_from_env(), dt.datetime.now(dt.UTC)))
     total = time.perf_counter() - started
     in_sql = sum(con.seconds.values())
     print(f"{len(pending)} extracts, {rows:,} rows, {total:.2f} s "
