@@ -199,3 +199,12 @@ class Landing:
 def landing(tmp_path: Path) -> Landing:
     """An empty landing zone and warehouse under tmp_path."""
     return Landing(tmp_path / "landing", tmp_path / "warehouse")
+
+
+@pytest.fixture
+def models(tmp_path: Path):
+    """Given rows for the sql/ models alone, in memory (tests/sqlmodels.py): the same calls as
+    `landing`, and `run()` returns the same reader, with no ingest, gate or publication."""
+    from sqlmodels import Models
+
+    return Models(tmp_path / "landing")

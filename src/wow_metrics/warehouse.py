@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -86,13 +87,21 @@ def _scope_of(path: Path, text: str) -> str:
 
 def discover_models(scope: str | None = None, root: Path = SQL_ROOT) -> list[Model]:
     """Models of sql/staging, intermediate and marts (of one scope), each after its inputs."""
+    files = tuple((path, path.stat().st_mtime_ns, path.stat().st_size)
+                  for layer in LAYERS for path in sorted((root / layer).glob("*.sql")))
+    return [m for m in _ordered_models(files) if scope is None or m.scope == scope]
+
+
+@functools.lru_cache(maxsize=8)
+def _ordered_models(files: tuple[tuple[Path, int, int], ...]) -> tuple[Model, ...]:
+    """The models of these files (path, mtime, size: a changed file is read again), each after
+    the models it reads."""
     models: dict[str, Model] = {}
-    for layer in LAYERS:
-        for path in sorted((root / layer).glob("*.sql")):
-            text = path.read_text(encoding="utf-8")
-            found = _MATERIALIZED.search(text)
-            models[path.stem] = Model(path.stem, layer, text, found.group(1) if found else "table",
-                                      _scope_of(path, text))
+    for path, _, _ in files:
+        text = path.read_text(encoding="utf-8")
+        found = _MATERIALIZED.search(text)
+        models[path.stem] = Model(path.stem, path.parent.name, text,
+                                  found.group(1) if found else "table", _scope_of(path, text))
     deps = {
         name: {other for other in models if other != name
                and re.search(rf"\b{other}\b", _strip_comments(m.sql))}
@@ -114,7 +123,7 @@ def discover_models(scope: str | None = None, root: Path = SQL_ROOT) -> list[Mod
     for layer in LAYERS:
         for name in sorted(n for n, m in models.items() if m.layer == layer):
             visit(name, ())
-    return [m for m in ordered if scope is None or m.scope == scope]
+    return tuple(ordered)
 
 
 def load_model(relative: str, root: Path = SQL_ROOT) -> Model:

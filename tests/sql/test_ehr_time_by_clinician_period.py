@@ -48,7 +48,7 @@ def check_period(pub: Any, cid: str, period_start: str, **expected: Any) -> dict
 
 
 @pytest.fixture
-def march(landing):
+def march(models):
     """Clinician 'p' (FTE 0.8, New York) over March and April 2026, plus 'nofte' and 'feb'.
 
     'p', March:
@@ -70,20 +70,20 @@ def march(landing):
       10:00-10:04 (4 min, in schedule).
     'feb' (no roster row): Tue 02-10 12:00 -> 12:05, 5 min.
     """
-    landing.config(default_timezone=NY)
-    landing.roster([
+    models.config(default_timezone=NY)
+    models.roster([
         {"clinician_id": "p", "department": "FM", "specialty": "Family Medicine", "role": "MD",
          "clinical_fte": 0.8, "timezone": NY},
         {"clinician_id": "nofte", "department": "Peds", "specialty": "Pediatrics", "role": "NP",
          "clinical_fte": None, "timezone": None},
     ])
-    landing.schedule([
+    models.schedule([
         appt("p", "PA", "2026-03-02 09:00", 180, "completed"),
         appt("p", "PB", "2026-03-03 13:00", 180, "arrived"),
         appt("p", "PX", "2026-03-04 09:00", 60, "canceled"),
         appt("nofte", "N1", "2026-03-10 10:00", 60),
     ])
-    landing.canonical([
+    models.canonical([
         ev("p", "2026-03-02T08:55:00-05:00", "a", "inbox"),
         ev("p", "2026-03-02T09:00:00-05:00", "a", "inbox"),
         ev("p", "2026-03-02T09:05:00-05:00", "b", "notes"),
@@ -103,12 +103,12 @@ def march(landing):
         ev("feb", "2026-02-10T12:00:00-05:00", "b", "notes"),
         ev("feb", "2026-02-10T12:05:00-05:00", "c", "other"),
     ])
-    landing.epic([
+    models.epic([
         epic("p", "2026-03-03 18:00:00", "Medication order signed"),
         epic("p", "2026-03-03 18:04:00", "In Basket message viewed"),
         epic("p", "2026-03-03 18:06:00", "Notes viewed"),
     ])
-    return landing.run()
+    return models.run()
 
 
 def test_month_sums_and_hours(march):
@@ -227,18 +227,18 @@ def test_february_and_clinician_without_roster_row(march):
     assert march.period("feb", "2026-03-01") is None
 
 
-def test_iso_weeks(landing):
+def test_iso_weeks(models):
     """period: week. Sun 03-01 belongs to the week of Mon 02-23; Mon 03-02 and Sun 03-08 to the
     week of 03-02; Mon 03-09 starts a new week.
 
     Week 03-02: Mon 03-02 12:00-12:03 EST inside a 12:00+60 appointment (3 min);
     Sun 03-08 12:00-12:04 EDT (4 min, pajama, unscheduled day). FTE 1.0.
     """
-    landing.config(default_timezone=NY, period="week")
-    landing.roster([{"clinician_id": "wk", "department": "IM", "clinical_fte": 1.0,
+    models.config(default_timezone=NY, period="week")
+    models.roster([{"clinician_id": "wk", "department": "IM", "clinical_fte": 1.0,
                      "timezone": NY}])
-    landing.schedule([appt("wk", "W1", "2026-03-02 12:00", 60)])
-    landing.canonical([
+    models.schedule([appt("wk", "W1", "2026-03-02 12:00", 60)])
+    models.canonical([
         ev("wk", "2026-03-01T12:00:00-05:00", "b", "notes"),
         ev("wk", "2026-03-01T12:05:00-05:00", "c", "other"),
         ev("wk", "2026-03-02T12:00:00-05:00", "a", "inbox"),
@@ -248,7 +248,7 @@ def test_iso_weeks(landing):
         ev("wk", "2026-03-09T12:00:00-04:00", "b", "notes"),
         ev("wk", "2026-03-09T12:02:00-04:00", "c", "other"),
     ])
-    pub = landing.run()
+    pub = models.run()
     starts = [str(r["period_start"]) for r in pub.query(
         "select period_start from ehr_time_by_clinician_period where clinician_id = 'wk' "
         "order by period_start")]
