@@ -77,9 +77,9 @@ class Check(_Strict):
     def bad_rows_sql(self, table: str, column: str) -> str:
         """A query over `table` that returns the rows breaking this check (zero rows = pass)."""
         col = f'"{column}"'
-        if self.unique:
-            return (f"select {col}, count(*) as n_rows from {table} where {col} is not null "
-                    f"group by {col} having count(*) > 1")
+        if self.unique:  # every row whose value another row has too (as GX counts them)
+            return (f"select * from {table} where {col} is not null "
+                    f"qualify count(*) over (partition by {col}) > 1")
         return f"select * from {table} where {self.bad_row_condition(column)}"
 
     def bad_row_condition(self, column: str) -> str:

@@ -20,12 +20,10 @@ GX is imported here only (it takes about 2 s to import); analytics are off befor
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,34 +38,21 @@ from great_expectations.data_context.types.base import (  # noqa: E402 (both @pu
 
 from wow_metrics.contracts import Check, Contract  # noqa: E402
 from wow_metrics.files import replace_dir  # noqa: E402
+from wow_metrics.gate_checks import (  # noqa: E402
+    EXAMPLE_ROWS,
+    GX_DOCS,
+    CheckResult,
+    audits_for,
+    in_gx,
+    write_report,
+)
 
 # GX logs at INFO (one of its modules sets its own logger so); a nightly log wants less.
 for _logger in ("great_expectations", "great_expectations.data_context.types.base"):
     logging.getLogger(_logger).setLevel(logging.WARNING)
 
-EXAMPLE_ROWS = 3
-AUDIT_ROWS = 20  # bad rows a DuckDB audit fetches (in `order by all` order) for its report
-DUCKDB_AUDIT = "duckdb_audit"  # the `expectation` of a check DuckDB ran
-GX_DOCS = "gx"  # GX's Data Docs site, inside the report folder
-
 # GX resolves a validation's metrics in the calling thread; two gates in one process take turns.
 _LOCK = threading.Lock()
-
-
-@dataclass
-class CheckResult:
-    """One check's outcome, as validation_results and the CLI show it."""
-
-    table_name: str
-    check_name: str
-    expectation: str  # the GX expectation type, or DUCKDB_AUDIT
-    severity: str
-    success: bool
-    failing_rows: int
-    observed_value: str | None
-    examples: list = field(default_factory=list)
-    description: str = ""
-    sql: str = ""  # the bad-rows query of a DuckDB audit, for the report
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,10 +75,6 @@ def _column_expectation(check: Check, column: str, meta: dict) -> Any:
     return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(check.in_ or []),
                                            severity=severity, meta=meta)
 
-
-def in_gx(contract: Contract) -> bool:
-    """Whether GX runs the table's column checks (on a pandas copy), rather than DuckDB."""
-    return contract.validate_in == "pandas"
 
 
 def suite_for(contract: Contract) -> gx.ExpectationSuite:
@@ -156,66 +137,6 @@ def _context(docs_root: Path | None):
 
 
 # --------------------------------------------------------------------------------------------
-# DuckDB: the invariants, and the column checks of a table checked in place
-# --------------------------------------------------------------------------------------------
-
-def _audit(con, table: str, check_name: str, severity: str, sql: str, description: str,
-           failing: int | None = None) -> CheckResult:
-    """Run one bad-rows query: its count and its first rows (in a fixed order, so the examples
-    do not depend on the number of threads). `failing = 0`: already counted, nothing to run."""
-    if failing == 0:
-        return CheckResult(table, check_name, DUCKDB_AUDIT, severity, True, 0, "0", [],
-                           description, sql)
-    try:
-        cur = con.execute(f"select *, count(*) over () as wow_n_rows from ({sql}) "
-                          f"order by all limit {AUDIT_ROWS}")
-        rows = cur.fetchall()
-    except Exception as exc:  # noqa: BLE001 (a check that cannot run has not passed)
-        return CheckResult(table, check_name, DUCKDB_AUDIT, severity, False, 0,
-                           f"error: {exc}"[:500], [], description, sql)
-    n = rows[0][-1] if rows else 0
-    return CheckResult(table, check_name, DUCKDB_AUDIT, severity, n == 0, n, str(n),
-                       [r[:-1] for r in rows], description, sql)
-
-
-def _row_check_counts(con, contract: Contract) -> dict[str, int]:
-    """The bad rows of every per-row column check of `contract`, counted in one scan (a lake of
-    thousands of Parquet files is read once, not once per check)."""
-    checks = [(f"{col.name}.{check.kind}", check.bad_row_condition(col.name))
-              for col in contract.columns for check in col.all_checks() if not check.unique]
-    if not checks:
-        return {}
-    try:
-        counts = con.execute("select " + ", ".join(f"count(*) filter (where {condition})"
-                                                   for _, condition in checks)
-                             + f" from {contract.table}").fetchall()[0]
-    except Exception:  # noqa: BLE001 (each check then runs, and fails, on its own)
-        return {}
-    return {name: n for (name, _), n in zip(checks, counts, strict=True)}
-
-
-def audits_for(con, contract: Contract) -> list[CheckResult]:
-    """Every check of `contract` that DuckDB runs, in contract order."""
-    table = contract.table
-    out: list[CheckResult] = []
-    if not in_gx(contract):
-        counts = _row_check_counts(con, contract)
-        for col in contract.columns:
-            for check in col.all_checks():
-                name = f"{col.name}.{check.kind}"
-                result = _audit(con, table, name, check.severity,
-                                check.bad_rows_sql(table, col.name),
-                                f"{col.name}: {check.kind} check", counts.get(name))
-                result.examples = result.examples[:EXAMPLE_ROWS]
-                out.append(result)
-    for inv in contract.invariants:
-        result = _audit(con, table, inv.name, inv.severity, inv.sql, inv.description)
-        result.examples = result.examples[:EXAMPLE_ROWS]
-        out.append(result)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # the gate
 # --------------------------------------------------------------------------------------------
 
@@ -258,66 +179,3 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
     return outcomes
 
 
-# --------------------------------------------------------------------------------------------
-# the report page: every check, GX's and DuckDB's, beside GX's Data Docs
-# --------------------------------------------------------------------------------------------
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Validation report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 2rem; width: 100%; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left;
-          vertical-align: top; font-size: .9rem; }}
-tr.failed-critical td {{ background: #fde2e1; }}
-tr.failed-warning td {{ background: #fff4d6; }}
-code, pre {{ font-size: .8rem; white-space: pre-wrap; }}
-</style></head><body>
-<h1>Validation report</h1>
-<p>{summary}</p>
-<p>Every contract check of this run (<code>schemas/contracts/&lt;table&gt;.yml</code>), as
-<code>validation_results</code> records it. <em>GX</em> checks are Great Expectations
-expectations: their pages are in the <a href="{gx}/index.html">GX Data Docs</a>.
-<em>DuckDB audit</em> checks are queries that return the bad rows (zero rows pass); each shows
-its query, to run in DuckDB.</p>
-{failed}
-{tables}
-</body></html>
-"""
-
-
-def _row(o: CheckResult) -> str:
-    state = "passed" if o.success else f"failed-{o.severity}"
-    by = (f"DuckDB audit<details><summary>query</summary><pre>{html.escape(o.sql)}</pre>"
-          "</details>" if o.expectation == DUCKDB_AUDIT
-          else f'GX <a href="{GX_DOCS}/index.html"><code>{html.escape(o.expectation)}</code></a>')
-    examples = html.escape(repr(o.examples)) if o.examples else ""
-    return (f'<tr class="{state}"><td><code>{html.escape(o.table_name)}.'
-            f"{html.escape(o.check_name)}</code></td><td>{by}</td><td>{o.severity}</td>"
-            f"<td>{'pass' if o.success else 'FAIL'}</td><td>{o.failing_rows}</td>"
-            f"<td>{html.escape(o.observed_value or '')}</td><td><code>{examples}</code></td>"
-            f"<td>{html.escape(o.description)}</td></tr>")
-
-
-def _table(title: str, rows: list[CheckResult]) -> str:
-    head = ("<tr><th>check</th><th>by</th><th>severity</th><th>result</th><th>failing rows</th>"
-            "<th>observed</th><th>examples</th><th>rule</th></tr>")
-    return (f"<h2>{html.escape(title)}</h2><table>{head}"
-            + "".join(_row(o) for o in rows) + "</table>")
-
-
-def write_report(path: Path, outcomes: list[CheckResult]) -> None:
-    """The report page: failed checks first, then every check by table."""
-    failed = [o for o in outcomes if not o.success]
-    critical = sum(o.severity == "critical" for o in failed)
-    summary = (f"{len(outcomes)} checks: {len(outcomes) - len(failed)} passed, {critical} "
-               f"critical failed (publication blocked)" if critical else
-               f"{len(outcomes)} checks: {len(outcomes) - len(failed)} passed, "
-               f"{len(failed)} warning(s) failed, no critical failure")
-    tables: dict[str, list[CheckResult]] = {}
-    for o in outcomes:
-        tables.setdefault(o.table_name, []).append(o)
-    path.write_text(_PAGE.format(
-        summary=html.escape(summary), gx=GX_DOCS,
-        failed=_table("Failed checks", failed) if failed else "",
-        tables="".join(_table(t, rows) for t, rows in tables.items())), encoding="utf-8")

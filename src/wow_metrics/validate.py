@@ -19,6 +19,7 @@ from pathlib import Path
 
 from wow_metrics import warehouse as wh
 from wow_metrics.contracts import load_contracts, with_severities
+from wow_metrics.gate_checks import gate_engine
 from wow_metrics.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def import_gate_in_background() -> None:
     and the build, which spend most of their time in DuckDB, outside Python's lock. validate()
     imports the module as before; it finds it imported, or waits for the import under way.
     """
-    if "wow_metrics.gx_suites" in sys.modules or any(
+    if gate_engine() == "duckdb" or "wow_metrics.gx_suites" in sys.modules or any(
             t.name == GATE_IMPORT_THREAD for t in threading.enumerate()):
         return
     threading.Thread(target=_import_gate, name=GATE_IMPORT_THREAD, daemon=True).start()
@@ -132,7 +133,10 @@ def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
     (an incremental run); their events are not checked again, and their lake files' row counts
     are taken from known_lake_rows when it has them (see create_contract_inputs).
     """
-    from wow_metrics.gx_suites import run_suites  # GX is slow to import: only when validating
+    if gate_engine() == "duckdb":  # every check in DuckDB: GX is not imported (gate_checks)
+        from wow_metrics.gate_checks import run_in_duckdb as run_suites
+    else:
+        from wow_metrics.gx_suites import run_suites  # GX is slow to import: only when validating
 
     started = time.perf_counter()
     report_events = create_contract_inputs(con, lake, validated_extracts, known_lake_rows)

@@ -21,6 +21,8 @@ from conftest import REPO_ROOT, SAMPLE_LANDING
 
 from wow_metrics.dashboard import CHART_IDS, build_dashboard
 
+pytestmark = pytest.mark.gx  # end to end: the gate runs Great Expectations
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_TIMEOUT = 60  # seconds per Chromium run

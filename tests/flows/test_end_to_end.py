@@ -11,6 +11,8 @@ import duckdb
 import pytest
 from conftest import PUBLISHED_RANGES, SAMPLE_LANDING, org_medians
 
+pytestmark = pytest.mark.gx  # end to end: the gate runs Great Expectations
+
 WOW = [sys.executable, "-m", "wow_metrics.cli"]
 
 

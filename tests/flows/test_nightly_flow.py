@@ -28,6 +28,8 @@ from flows.nightly import (  # noqa: E402
     retry_on_oserror,
 )
 
+pytestmark = pytest.mark.gx  # end to end: the gate runs Great Expectations
+
 COMPARED = {
     "ehr_time_by_clinician_day": "select * from ehr_time_by_clinician_day order by all",
     "ehr_time_by_clinician_period": "select * from ehr_time_by_clinician_period order by all",

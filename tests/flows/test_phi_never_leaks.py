@@ -12,9 +12,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 from conftest import REPO_ROOT
 
 from wow_metrics.pseudonym import pseudonymize
+
+pytestmark = pytest.mark.gx  # end to end: the gate runs Great Expectations
 
 EXAMPLE_LANDING = REPO_ROOT / "data" / "examples" / "example_ward_audit"
 

@@ -16,6 +16,8 @@ import pytest
 from conftest import Landing
 from reference.spec_reference import compute
 
+pytestmark = pytest.mark.gx  # end to end: the gate runs Great Expectations
+
 MICROSECOND_MINUTES = 1 / 60e6
 EPIC_ACTIONS = [
     "In Basket message viewed", "Secure chat message sent", "Clinical Note Signed",

@@ -360,25 +360,30 @@ def test_every_critical_invariant_has_a_mutation():
     assert sorted(i.name for _, i in CRITICAL) == sorted(MUTATIONS)
 
 
-def _gate(con, table: str) -> dict[str, object]:
-    """The table's checks (GX and DuckDB), as the publication gate runs them, by '<table>.<check>'."""
-    from wow_metrics.gx_suites import run_suites
+def _gate(con, table: str, engine: str = "gx") -> dict[str, object]:
+    """The table's checks, as the publication gate runs them, by '<table>.<check>': with GX and
+    DuckDB (the default), or every check by DuckDB (engine 'duckdb', WOW_GATE_ENGINE=duckdb)."""
+    if engine == "duckdb":
+        from wow_metrics.gate_checks import run_in_duckdb as run_suites
+    else:
+        from wow_metrics.gx_suites import run_suites
 
     return {f"{o.table_name}.{o.check_name}": o for o in run_suites(con, CONTRACTS, [table])}
 
 
-def _planted(con, table: str, mutation: str) -> dict[str, object]:
+def _planted(con, table: str, mutation: str, engine: str = "gx") -> dict[str, object]:
     con.begin()
     try:
         con.execute(mutation)
-        return _gate(con, table)
+        return _gate(con, table, engine)
     finally:
         con.rollback()
 
 
+@pytest.mark.parametrize("engine", ["gx", "duckdb"])
 @pytest.mark.parametrize("table", sorted(CONTRACTS))
-def test_sample_passes_every_suite(checks_db, table):
-    outcomes = _gate(checks_db, table)
+def test_sample_passes_every_suite(checks_db, table, engine):
+    outcomes = _gate(checks_db, table, engine)
     contract = CONTRACTS[table]
     n_checks = 1 + sum(len(c.all_checks()) for c in contract.columns) + len(contract.invariants)
     assert len(outcomes) == n_checks  # every contract check ran once, by one mechanism
@@ -437,6 +442,12 @@ def test_column_check_catches_a_planted_violation(checks_db, table, column, chec
     assert hit.examples  # the gate's result format still carries the first bad values
     if check.between is not None and not in_duckdb:
         assert check.between[1] + 1 in hit.examples
+    # DuckDB alone (WOW_GATE_ENGINE=duckdb, the engine of the tests not about the gate) finds
+    # the same bad rows as GX: one rule, two engines that agree.
+    alone = _planted(checks_db, table, mutation, "duckdb")[f"{table}.{column}.{check.kind}"]
+    assert (alone.success, alone.failing_rows, alone.severity) == \
+        (hit.success, hit.failing_rows, hit.severity)
+    assert alone.expectation == "duckdb_audit" and alone.examples
 
 
 _GX_KIND = {"not_null": "not_be_null", "unique": "be_unique", "between": "be_between",
@@ -485,9 +496,13 @@ def test_lake_column_checks_read_the_lake_once_and_a_failing_one_still_shows_row
                if name != "action.not_null" and o.severity == "critical")
 
 
-def test_a_dropped_column_fails_the_column_list(checks_db):
-    outcomes = _planted(checks_db, DAY, f"alter table {DAY} drop column is_weekend")
+@pytest.mark.parametrize("engine", ["gx", "duckdb"])
+@pytest.mark.parametrize("change", ["drop column is_weekend", "rename column events to n_events",
+                                    "add column extra INTEGER"])
+def test_a_changed_column_list_fails_the_column_list(checks_db, engine, change):
+    outcomes = _planted(checks_db, DAY, f"alter table {DAY} {change}", engine)
     assert not outcomes[f"{DAY}.columns"].success
+    assert _gate(checks_db, DAY, engine)[f"{DAY}.columns"].success  # rolled back: passes
 
 
 def test_tables_doc_is_generated_from_the_contracts():

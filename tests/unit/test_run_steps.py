@@ -118,6 +118,7 @@ print(seen, summary.expectations_run > 0)
 """
 
 
+@pytest.mark.gx
 def test_great_expectations_is_imported_while_the_run_ingests(landing, tmp_path):
     # In a fresh process (as every nightly `wow run` is), the gate's library is being imported
     # before the ingest ends, not when validation starts.

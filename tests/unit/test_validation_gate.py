@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import REPO_ROOT, SAMPLE_LANDING
+
+pytestmark = pytest.mark.gx  # end to end: the gate runs Great Expectations
 
 
 def _wow_run(landing: Path, warehouse: Path, sql_dir: Path | None = None) -> subprocess.CompletedProcess:
