@@ -97,7 +97,9 @@ class Outcome:
 
 
 def wow_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WOW_")}
+    # No WOW_ variable of the test process reaches the run, but the gate engine (conftest.py).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("WOW_") or k == "WOW_GATE_ENGINE"}
     env.update(WOW_PSEUDONYM_KEY=KEY, GX_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", **extra)
     return env
 
