@@ -29,9 +29,8 @@ from conftest import Landing, Published
 
 from wow_metrics import warehouse as wh
 from wow_metrics.config import load_settings
-from wow_metrics.ingest import NOT_BEFORE
+from wow_metrics.ingest import format_parse_params
 from wow_metrics.ingest.formats import registry
-from wow_metrics.ingest.rawcsv import MAX_ID_CHARS, MAX_TEXT_CHARS
 from wow_metrics.lake import EVENT_COLUMNS
 from wow_metrics.reference import load_definitions, load_reference
 from wow_metrics.run_context import build_params
@@ -48,9 +47,8 @@ ROLES = ("clinician_id", "action", "report_name", "category", "workstation_id", 
 class ModelsResult(Published):
     """The tables the models made, read like a published warehouse."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, failures: dict[str, list[tuple]]):
+    def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
-        self.audit_failures = failures
         self.summary = None
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -92,7 +90,7 @@ class Models(Landing):
         models = {m.name: m for m in wh.discover_models("publication")}
         for name in PUBLICATION_MODELS:
             wh.run_model(con, models[name], params)
-        return ModelsResult(con, failures)
+        return ModelsResult(con)
 
     def _load_events(self, con: duckdb.DuckDBPyConnection, default_timezone: str) -> None:
         """lake_events: each given extract row parsed by sql/ingest/declared_format.sql."""
@@ -100,17 +98,14 @@ class Models(Landing):
         con.execute("create table lake_events ("
                     + ", ".join(f"{n} {t}" for n, t in columns) + ")")
         formats = _formats()
-        for (fmt_name, file_name), rows in sorted(self.extracts.items(),
-                                                  key=lambda kv: (kv[0][0], kv[0][1])):
+        for (fmt_name, file_name), rows in sorted(self.extracts.items()):
             fmt = formats.get(fmt_name)
             assert fmt is not None, fmt_name
             source = f"audit/{fmt_name}/{file_name}"
             _raw_events(con, fmt, source, rows)
             header = sorted({k for r in rows for k in r}) or fmt.required_columns
-            parse = {**fmt.sql_params(header, default_timezone),
-                     "not_after": dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
-                     "not_before": NOT_BEFORE, "check_values": True,
-                     "max_id_chars": MAX_ID_CHARS, "max_text_chars": MAX_TEXT_CHARS}
+            parse = format_parse_params(fmt.sql_params(header, default_timezone),
+                                        dt.datetime.now(dt.UTC), check_values=True)
             con.execute(f"create or replace table parsed as {read_sql('ingest/declared_format.sql')}",
                         parse)
             rejected = con.execute("select source_line, reject_reason from parsed "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from wow_metrics.contracts import Contract
 from wow_metrics.files import replace_dir
+from wow_metrics.warehouse import sql_list, sql_literal
 
 EXAMPLE_ROWS = 3
 AUDIT_ROWS = 20  # bad rows a DuckDB audit fetches (in `order by all` order) for its report
@@ -52,12 +53,9 @@ class CheckResult:
     sql: str = ""  # the bad-rows query of a DuckDB audit, for the report
 
 
-
-
 def in_gx(contract: Contract) -> bool:
     """Whether GX runs the table's column checks (on a pandas copy), rather than DuckDB."""
     return contract.validate_in == "pandas"
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,20 +121,20 @@ def audits_for(con, contract: Contract, columns: bool = False) -> list[CheckResu
     return out
 
 
-
 def _columns_audit(con, contract: Contract) -> CheckResult:
     """The table's column list, in order, against the contract's (GX's
     expect_table_columns_to_match_ordered_list), as a bad-rows query: one row per position
     where they differ."""
-    expected = [c.name for c in contract.columns]
-    sql = (f"with want as (select unnest($l) as column_name, generate_subscripts($l, 1) as pos), "
+    expected = sql_list([c.name for c in contract.columns])
+    sql = (f"with want as (select unnest({expected}) as column_name, "
+           f"generate_subscripts({expected}, 1) as pos), "
            f"have as (select column_name, ordinal_position as pos from information_schema.columns "
-           f"where table_name = '{contract.table}' and table_schema = current_schema()) "
+           f"where table_name = {sql_literal(contract.table)} "
+           f"and table_schema = current_schema()) "
            f"select pos, want.column_name as expected, have.column_name as found "
            f"from want full join have using (pos) "
            f"where want.column_name is distinct from have.column_name")
-    literal = "[" + ", ".join("'" + n.replace("'", "''") + "'" for n in expected) + "]"
-    return _audit(con, contract.table, "columns", "critical", sql.replace("$l", literal),
+    return _audit(con, contract.table, "columns", "critical", sql,
                   "the table's columns, in order, are the contract's")
 
 
@@ -144,14 +142,28 @@ def run_in_duckdb(con, contracts: dict[str, Contract], tables: list[str],
                   docs_dir: Path | None = None) -> list[CheckResult]:
     """Every check of each table run by DuckDB (WOW_GATE_ENGINE=duckdb); the report page
     without GX Data Docs."""
+    staging = report_staging(docs_dir)
     outcomes = [o for table in tables for o in audits_for(con, contracts[table], columns=True)]
-    if docs_dir is not None:
-        staging = docs_dir.with_name(docs_dir.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        write_report(staging / "index.html", outcomes)
-        replace_dir(staging, docs_dir)
+    if staging is not None and docs_dir is not None:
+        publish_report(staging, docs_dir, outcomes)
     return outcomes
+
+
+def report_staging(docs_dir: Path | None) -> Path | None:
+    """The emptied side folder a run's report is written into (None: no report)."""
+    if docs_dir is None:
+        return None
+    staging = docs_dir.with_name(docs_dir.name + ".building")
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
+def publish_report(staging: Path, docs_dir: Path, outcomes: list[CheckResult]) -> None:
+    """Write the report page into `staging` (beside whatever else was built there, GX's Data
+    Docs), then swap the folder in as docs_dir."""
+    staging.mkdir(parents=True, exist_ok=True)
+    write_report(staging / "index.html", outcomes)
+    replace_dir(staging, docs_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,4 +229,3 @@ def write_report(path: Path, outcomes: list[CheckResult]) -> None:
         summary=html.escape(summary), gx=GX_DOCS,
         failed=_table("Failed checks", failed) if failed else "",
         tables="".join(_table(t, rows) for t, rows in tables.items())), encoding="utf-8")
-

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,14 @@ from great_expectations.data_context.types.base import (  # noqa: E402 (both @pu
 )
 
 from wow_metrics.contracts import Check, Contract  # noqa: E402
-from wow_metrics.files import replace_dir  # noqa: E402
 from wow_metrics.gate_checks import (  # noqa: E402
     EXAMPLE_ROWS,
     GX_DOCS,
     CheckResult,
     audits_for,
     in_gx,
-    write_report,
+    publish_report,
+    report_staging,
 )
 
 # GX logs at INFO (one of its modules sets its own logger so); a nightly log wants less.
@@ -146,9 +145,7 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
 
     Per table: GX's results first (the column list, then the column checks it runs), then the
     DuckDB audits (column checks of a table checked in place, then the invariants)."""
-    staging = None if docs_dir is None else docs_dir.with_name(docs_dir.name + ".building")
-    if staging is not None:
-        shutil.rmtree(staging, ignore_errors=True)
+    staging = report_staging(docs_dir)
     outcomes: list[CheckResult] = []
     with _LOCK:
         context = _context(None if staging is None else staging / GX_DOCS)
@@ -174,8 +171,7 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
         if staging is not None:
             context.build_data_docs(site_names=[GX_DOCS])
     if staging is not None and docs_dir is not None:
-        write_report(staging / "index.html", outcomes)
-        replace_dir(staging, docs_dir)
+        publish_report(staging, docs_dir, outcomes)
     return outcomes
 
 

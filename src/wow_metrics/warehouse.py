@@ -87,8 +87,8 @@ def _scope_of(path: Path, text: str) -> str:
 
 def discover_models(scope: str | None = None, root: Path = SQL_ROOT) -> list[Model]:
     """Models of sql/staging, intermediate and marts (of one scope), each after its inputs."""
-    files = tuple((path, path.stat().st_mtime_ns, path.stat().st_size)
-                  for layer in LAYERS for path in sorted((root / layer).glob("*.sql")))
+    stats = {path: path.stat() for layer in LAYERS for path in sorted((root / layer).glob("*.sql"))}
+    files = tuple((path, st.st_mtime_ns, st.st_size) for path, st in stats.items())
     return [m for m in _ordered_models(files) if scope is None or m.scope == scope]
 
 

@@ -516,6 +516,16 @@ def record_ingest(lake: Lake, plan: IngestPlan, results: list[dict]) -> IngestRe
     return report
 
 
+def format_parse_params(format_params: dict[str, object], now: dt.datetime,
+                        check_values: bool) -> dict[str, object]:
+    """The $parameters of sql/ingest/declared_format.sql: a format's (ExtractFormat.sql_params)
+    and the plausibility and size bounds every reading shares (an instant after `now` + 1 day
+    is in the future)."""
+    return {**format_params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE,
+            "check_values": check_values, "max_id_chars": MAX_ID_CHARS,
+            "max_text_chars": MAX_TEXT_CHARS}
+
+
 def _has_bad_values(con, raw_sql: str) -> bool:
     """Whether any clinician, workstation, metric or process id, action or report name of the
     file is too long or holds a control character: checked on distinct values (few), so that
@@ -737,9 +747,7 @@ def _ingest_streamed(con, src: SourceFile, sha: str, lake: Lake, settings: Setti
                coalesce(b.bucket, -1) as bucket
         from ({read_sql('ingest/declared_format.sql')}) p
         left join clinician_buckets b using (clinician_id)"""
-    parse_params = {**params, "not_after": now + dt.timedelta(days=1), "not_before": NOT_BEFORE,
-                    "check_values": _has_bad_values(con, raw_sql), "max_id_chars": MAX_ID_CHARS,
-                    "max_text_chars": MAX_TEXT_CHARS}
+    parse_params = format_parse_params(params, now, _has_bad_values(con, raw_sql))
     for old in lake.events_paths(sha):
         old.unlink()  # an earlier reading of this content (its format's declaration changed)
     # Events land in one file per clinician bucket, sorted by clinician and time, written to

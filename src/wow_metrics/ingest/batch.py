@@ -33,8 +33,6 @@ from wow_metrics.config import Settings, memory_limit_bytes
 from wow_metrics.files import fsync_dir
 from wow_metrics.ingest.rawcsv import (
     MAX_HEADER_COLUMNS,
-    MAX_ID_CHARS,
-    MAX_TEXT_CHARS,
     UnreadableFile,
     _first_line,
     _newline_count,
@@ -296,10 +294,9 @@ def _write_lake(con, batch: list, shape: _Shape, staged: _Staged, lake: Lake,
         select clinician_id, {ingest.BUCKET_SQL} as bucket
         from (select distinct wow_clean_id(clinician_id) as clinician_id from raw_events)
         where clinician_id is not null""")
-    parse_params = {**fmt.sql_params(list(shape.header), settings.default_timezone),
-                    "not_after": now + dt.timedelta(days=1), "not_before": ingest.NOT_BEFORE,
-                    "check_values": ingest._has_bad_values(con, "raw_events"),
-                    "max_id_chars": MAX_ID_CHARS, "max_text_chars": MAX_TEXT_CHARS}
+    parse_params = ingest.format_parse_params(
+        fmt.sql_params(list(shape.header), settings.default_timezone), now,
+        ingest._has_bad_values(con, "raw_events"))
     parsed = scratch / "parsed.parquet"
     con.execute(f"""copy (
         select p.* exclude (metric_id, process_id, encounter_key), s.f,
