@@ -221,3 +221,7 @@ def pytest_runtest_setup(item):
     """Tests marked `gx` run the gate with Great Expectations, and so do their subprocesses and
     the fixtures set up for them (this runs before any fixture of the test is set up)."""
     os.environ["WOW_GATE_ENGINE"] = "gx" if item.get_closest_marker("gx") else _GATE_ENGINE
+    if os.environ["WOW_GATE_ENGINE"] == "gx":
+        # A run in this process then runs GX in place, rather than each run starting a GX
+        # process (3 s of import each); tests/unit/test_gx_process.py runs fresh processes.
+        import wow_metrics.gx_suites  # noqa: F401

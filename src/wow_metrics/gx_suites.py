@@ -15,7 +15,8 @@ Both kinds of result are `CheckResult`s with the same fields (validation_results
 the dashboard read them alike), and both are in the report a run writes to `<warehouse>/docs/`:
 `index.html` lists every check and its outcome, and links GX's Data Docs (`gx/index.html`).
 
-GX is imported here only (it takes about 2 s to import); analytics are off before import.
+GX is imported here only (about 3 s of one core), in the process gx_process starts for a run
+(or in the run's own process); analytics are off before import.
 """
 
 from __future__ import annotations
@@ -36,15 +37,7 @@ from great_expectations.data_context.types.base import (  # noqa: E402 (both @pu
 )
 
 from wow_metrics.contracts import Check, Contract  # noqa: E402
-from wow_metrics.gate_checks import (  # noqa: E402
-    EXAMPLE_ROWS,
-    GX_DOCS,
-    CheckResult,
-    audits_for,
-    in_gx,
-    publish_report,
-    report_staging,
-)
+from wow_metrics.gate_checks import EXAMPLE_ROWS, GX_DOCS, CheckResult, in_gx  # noqa: E402
 
 # GX logs at INFO (one of its modules sets its own logger so); a nightly log wants less.
 for _logger in ("great_expectations", "great_expectations.data_context.types.base"):
@@ -136,42 +129,34 @@ def _context(docs_root: Path | None):
 
 
 # --------------------------------------------------------------------------------------------
-# the gate
+# the gate's GX part
 # --------------------------------------------------------------------------------------------
 
-def run_suites(con, contracts: dict[str, Contract], tables: list[str],
-               docs_dir: Path | None = None) -> list[CheckResult]:
-    """Check each table against its contract; optionally write the report to docs_dir.
+def gx_results(frames: dict[str, Any], contracts: dict[str, Contract],
+               docs_root: Path | None = None) -> dict[str, list[CheckResult]]:
+    """GX's results for each table of `frames` (a pandas frame of the table; of its columns
+    only, no rows, for a table checked in place): its column list, then the column checks GX
+    runs. With docs_root, GX's Data Docs site is built there.
 
-    Per table: GX's results first (the column list, then the column checks it runs), then the
-    DuckDB audits (column checks of a table checked in place, then the invariants)."""
-    staging = report_staging(docs_dir)
-    outcomes: list[CheckResult] = []
+    gx_process.run_suites adds the DuckDB audits and writes the report; this runs in the run's
+    process or in a process of its own (gx_process)."""
+    results: dict[str, list[CheckResult]] = {}
     with _LOCK:
-        context = _context(None if staging is None else staging / GX_DOCS)
+        context = _context(docs_root)
         source = context.data_sources.add_pandas("wow")
-        for table in tables:
-            contract = contracts[table]
-            # A table checked in place gives GX an empty frame of its columns (the column list).
-            frame = con.execute(f"select * from {table}"
-                                + ("" if in_gx(contract) else " limit 0")).df()
-            suite = context.suites.add(suite_for(contract))
+        for table, frame in frames.items():
+            suite = context.suites.add(suite_for(contracts[table]))
             batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
             definition = context.validation_definitions.add(
                 gx.ValidationDefinition(name=table, data=batch, suite=suite))
             # BASIC holds what validation_results keeps (the count of unexpected values and
             # the first few); SUMMARY's value counts and index lists cost a quarter of the gate.
+            # (BOOLEAN_ONLY saves about 8% here, and GX's Data Docs cannot render its results.)
             validation = definition.run(
                 batch_parameters={"dataframe": frame},
                 result_format={"result_format": "BASIC",
                                "partial_unexpected_count": EXAMPLE_ROWS})
-            del frame
-            outcomes += [_outcome(table, r) for r in validation.results]
-            outcomes += audits_for(con, contract)
-        if staging is not None:
+            results[table] = [_outcome(table, r) for r in validation.results]
+        if docs_root is not None:
             context.build_data_docs(site_names=[GX_DOCS])
-    if staging is not None and docs_dir is not None:
-        publish_report(staging, docs_dir, outcomes)
-    return outcomes
-
-
+    return results

@@ -13,10 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from wow_metrics import gx_process
 from wow_metrics.build import build_partition, load_partition_inputs
 from wow_metrics.config import Settings, load_settings
 from wow_metrics.faults import resource_errors
 from wow_metrics.files import file_mode_umask, private_dir, remove_leftovers, secure_warehouse
+from wow_metrics.gate_checks import gate_engine
 from wow_metrics.ingest import (
     SMALL_EXTRACT_BYTES,
     ingest_batch,
@@ -41,7 +43,6 @@ from wow_metrics.run_context import (
     RunSummary,
     build_params,
 )
-from wow_metrics.validate import import_gate_in_background
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,8 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
     started = time.perf_counter()
     phases: dict[str, float] = {}
     reference = None
-    import_gate_in_background()  # needed by finish_run, which runs in this process
+    if gate_engine() == "gx":  # GX's import, off this process's lock (gx_process)
+        gx_process.start(ctx.run_id)
     try:
         # A full disk, a read-only folder or too little memory, met in any step: one clear error.
         with resource_errors(ctx.warehouse, ctx.settings.memory_limit):
@@ -197,6 +199,7 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
                 reference.result()
             except Exception:  # noqa: BLE001, S110 (the ingest's error is the run's error)
                 pass
+        gx_process.stop(ctx.run_id)  # if the gate did not use it
         shutil.rmtree(ctx.work_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     mark("run.done")

@@ -9,41 +9,18 @@ run's validation report (published or blocked), with GX's Data Docs beside it, i
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wow_metrics import gx_process
 from wow_metrics import warehouse as wh
 from wow_metrics.contracts import load_contracts, with_severities
-from wow_metrics.gate_checks import gate_engine
+from wow_metrics.gate_checks import gate_engine, run_in_duckdb
 from wow_metrics.lake import Lake
 
 log = logging.getLogger(__name__)
-GATE_IMPORT_THREAD = "wow-import-gx"
-
-
-def import_gate_in_background() -> None:
-    """Start importing Great Expectations on a thread of its own.
-
-    A run calls this as it starts: the import (about 5 s of one core) then overlaps the ingest
-    and the build, which spend most of their time in DuckDB, outside Python's lock. validate()
-    imports the module as before; it finds it imported, or waits for the import under way.
-    """
-    if gate_engine() == "duckdb" or "wow_metrics.gx_suites" in sys.modules or any(
-            t.name == GATE_IMPORT_THREAD for t in threading.enumerate()):
-        return
-    threading.Thread(target=_import_gate, name=GATE_IMPORT_THREAD, daemon=True).start()
-
-
-def _import_gate() -> None:
-    try:
-        importlib.import_module("wow_metrics.gx_suites")
-    except Exception:  # noqa: BLE001 (validate() imports it again and raises what it meets)
-        log.debug("importing Great Expectations ahead of the gate failed", exc_info=True)
 
 
 @dataclass
@@ -133,11 +110,6 @@ def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
     (an incremental run); their events are not checked again, and their lake files' row counts
     are taken from known_lake_rows when it has them (see create_contract_inputs).
     """
-    if gate_engine() == "duckdb":  # every check in DuckDB: GX is not imported (gate_checks)
-        from wow_metrics.gate_checks import run_in_duckdb as run_suites
-    else:
-        from wow_metrics.gx_suites import run_suites  # GX is slow to import: only when validating
-
     started = time.perf_counter()
     report_events = create_contract_inputs(con, lake, validated_extracts, known_lake_rows)
     settings = dict(con.execute("select name, value from metric_definitions where kind = "
@@ -147,7 +119,11 @@ def validate(con, lake: Lake, run_id: str, docs_dir: Path | None = None,
         "select table_name from information_schema.tables").fetchall()}
     chosen = [t for t in sorted(contracts) if t in present and t != "validation_results"
               and (tables is None or t in tables)]
-    outcomes = run_suites(con, contracts, chosen, docs_dir=docs_dir)
+    if gate_engine() == "duckdb":  # every check in DuckDB: GX is not imported (gate_checks)
+        outcomes = run_in_duckdb(con, contracts, chosen, docs_dir=docs_dir)
+    else:  # GX in the process the run started (gx_process.start), or in this one
+        outcomes = gx_process.run_suites(con, contracts, chosen, docs_dir=docs_dir,
+                                         run_id=run_id)
     report = gate_report(outcomes)
     write_validation_results(con, outcomes, run_id)
     report.events_checked = report_events

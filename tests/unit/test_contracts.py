@@ -366,7 +366,7 @@ def _gate(con, table: str, engine: str = "gx") -> dict[str, object]:
     if engine == "duckdb":
         from wow_metrics.gate_checks import run_in_duckdb as run_suites
     else:
-        from wow_metrics.gx_suites import run_suites
+        from wow_metrics.gx_process import run_suites
 
     return {f"{o.table_name}.{o.check_name}": o for o in run_suites(con, CONTRACTS, [table])}
 
@@ -466,7 +466,7 @@ class _CountingConnection:
 
 
 def test_lake_column_checks_read_the_lake_once_and_a_failing_one_still_shows_rows(checks_db):
-    from wow_metrics.gx_suites import run_suites
+    from wow_metrics.gx_process import run_suites
 
     contract = CONTRACTS["canonical_events"]
     row_checks = [(col.name, chk) for col in contract.columns for chk in col.all_checks()
@@ -530,7 +530,7 @@ def test_the_gate_makes_no_network_call(checks_db, monkeypatch):
 
 
 def test_the_report_shows_gx_results_and_duckdb_audits_side_by_side(checks_db, tmp_path):
-    from wow_metrics.gx_suites import run_suites
+    from wow_metrics.gx_process import run_suites
 
     docs = tmp_path / "docs"
     checks_db.begin()

@@ -1,0 +1,173 @@
+"""The gate with Great Expectations, GX in a process of its own.
+
+Importing GX takes about 3 s of one core. On a thread of the run's process (as before) that
+import holds Python's lock while the main thread drives DuckDB through the ingest and the
+build: on a nightly increment they took 2-3 times as long beside it (bench/README.md). So a run
+starts a helper process as it starts (`start`): the process imports GX, off the run's lock,
+while the run ingests and builds, then waits for one request on its standard input. The gate
+(`run_suites`) sends it a pandas frame of each table, the DuckDB audits run in the run's process
+meanwhile, and GX's results (and its Data Docs, built into the report's staging folder) come
+back on the process's standard output.
+
+The helper ends after its one request, or as soon as its standard input closes: a run that stops
+early, or dies (kill -9 included), leaves no process behind. A process that already has GX
+imported (a test session, a second gate in one process) runs GX in place, and so does a gate
+whose helper could not be used (it died, or was never started): the same checks, in the same
+order, either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from wow_metrics.contracts import Contract
+from wow_metrics.gate_checks import (
+    GX_DOCS,
+    CheckResult,
+    audits_for,
+    in_gx,
+    publish_report,
+    report_staging,
+)
+from wow_metrics.progress import mark
+
+log = logging.getLogger(__name__)
+
+WORKER_COMMAND = [sys.executable, "-m", "wow_metrics.gx_process"]
+_WORKERS: dict[str, subprocess.Popen] = {}  # by run id: started, not yet used by a gate
+_WORKERS_LOCK = threading.Lock()
+
+
+def start(run_id: str, command: list[str] | None = None) -> None:
+    """Start the GX process of run `run_id`, unless this process has GX imported already.
+
+    `command` (the tests') starts that program instead, whatever this process has imported."""
+    if command is None and "great_expectations" in sys.modules:
+        return
+    proc = subprocess.Popen(command or WORKER_COMMAND, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    with _WORKERS_LOCK:
+        _WORKERS[run_id] = proc
+
+
+def stop(run_id: str) -> None:
+    """End the GX process of run `run_id` if its gate did not use it (a run that stopped early)."""
+    with _WORKERS_LOCK:
+        proc = _WORKERS.pop(run_id, None)
+    if proc is not None:
+        _end(proc, wait=0)  # it has nothing to finish
+
+
+def _end(proc: subprocess.Popen, wait: float = 5) -> None:
+    """Close the process's pipes and reap it: it ends by itself within `wait` seconds (having
+    replied, or on the end of its input), else it is killed."""
+    for pipe in (proc.stdin, proc.stdout):
+        try:
+            if pipe is not None:
+                pipe.close()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_suites(con, contracts: dict[str, Contract], tables: list[str],
+               docs_dir: Path | None = None, run_id: str | None = None) -> list[CheckResult]:
+    """Check each table against its contract; optionally write the report to docs_dir.
+
+    Per table: GX's results first (the column list, then the column checks it runs), then the
+    DuckDB audits (column checks of a table checked in place, then the invariants). GX runs in
+    the process `start(run_id)` started, or in this one."""
+    staging = report_staging(docs_dir)
+    gx_root = None if staging is None else staging / GX_DOCS
+    # A table checked in place gives GX an empty frame of its columns (the column list).
+    frames = {table: con.execute(f"select * from {table}"
+                                 + ("" if in_gx(contracts[table]) else " limit 0")).df()
+              for table in tables}
+    with _WORKERS_LOCK:
+        proc = _WORKERS.pop(run_id, None) if run_id is not None else None
+    sender = None
+    if proc is not None:
+        sender = threading.Thread(target=_send, args=(proc.stdin, (frames, contracts, gx_root)),
+                                  name="wow-gx-send", daemon=True)
+        sender.start()
+    audits = {table: audits_for(con, contracts[table]) for table in tables}
+    gx = None
+    if proc is not None:
+        sender.join()
+        gx = _receive(proc)
+    if gx is None:
+        from wow_metrics import gx_suites  # GX is slow to import: only when validating here
+
+        mark("validate.gx_in_process")
+        gx = gx_suites.gx_results(frames, contracts, gx_root)
+    del frames
+    outcomes = [o for table in tables for o in gx[table] + audits[table]]
+    if staging is not None and docs_dir is not None:
+        publish_report(staging, docs_dir, outcomes)
+    return outcomes
+
+
+def _send(pipe: IO[bytes], request: tuple) -> None:
+    try:
+        pickle.dump(request, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        pipe.close()
+    except (OSError, ValueError):  # the process died: _receive finds it so
+        pass
+
+
+def _receive(proc: subprocess.Popen) -> dict[str, list[CheckResult]] | None:
+    """GX's results from the process; None if it gave none (it died): GX then runs here. An
+    error GX raised there is raised here, as it would have been in place."""
+    try:
+        status, payload = pickle.load(proc.stdout)
+    except Exception:  # noqa: BLE001 (no reply: the gate runs GX in this process)
+        _end(proc)
+        log.warning("the Great Expectations process ended without a result (exit code %s); "
+                    "the gate runs GX in the run's process", proc.returncode)
+        return None
+    _end(proc)
+    if status == "error":
+        raise payload
+    mark("validate.gx_process")
+    return payload
+
+
+def main() -> None:
+    """The helper process: import GX, then answer one request read from standard input."""
+    # The reply goes to the standard output as it was; whatever else is written there (by GX,
+    # by a library's C code) goes to the run's error stream instead.
+    reply = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    from wow_metrics import gx_suites
+
+    try:
+        frames, contracts, gx_root = pickle.load(sys.stdin.buffer)
+    except EOFError:  # the run ended, or died, without a gate
+        return
+    try:
+        result: tuple[str, Any] = ("ok", gx_suites.gx_results(frames, contracts, gx_root))
+    except Exception as exc:  # noqa: BLE001 (raised again in the run's process)
+        try:
+            pickle.dumps(exc)
+            result = ("error", exc)
+        except Exception:  # noqa: BLE001
+            result = ("error", RuntimeError(f"{type(exc).__name__}: {exc}"))
+    pickle.dump(result, reply, protocol=pickle.HIGHEST_PROTOCOL)
+    reply.flush()
+    # Done: no interpreter teardown (GX's takes most of a second, and the run waits for it).
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
