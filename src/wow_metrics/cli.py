@@ -189,6 +189,22 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
                     full_refresh: bool, partitions: int | None = None,
                     dask_address: str | None = None, reingest: bool = False,
                     drop_purged: bool = False) -> int:
+    from wow_metrics import gx_process
+    from wow_metrics.gate_checks import gate_engine
+
+    if not dask_address and gate_engine() == "gx":
+        gx_process.start(None)  # GX's import starts now; the run takes the process as its own
+    try:
+        return _run(landing, warehouse, key=key, full_refresh=full_refresh,
+                    partitions=partitions, dask_address=dask_address, reingest=reingest,
+                    drop_purged=drop_purged)
+    finally:
+        gx_process.stop(None)  # not taken: the run stopped before it began
+
+
+def _run(landing: Path, warehouse: Path, *, key: bytes | None, full_refresh: bool,
+         partitions: int | None, dask_address: str | None, reingest: bool,
+         drop_purged: bool) -> int:
     from wow_metrics.config import ConfigError, load_settings
     from wow_metrics.faults import ResourceError
     from wow_metrics.ingest import LakeMismatch

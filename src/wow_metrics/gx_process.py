@@ -41,24 +41,32 @@ from wow_metrics.progress import mark
 log = logging.getLogger(__name__)
 
 WORKER_COMMAND = [sys.executable, "-m", "wow_metrics.gx_process"]
-_WORKERS: dict[str, subprocess.Popen] = {}  # by run id: started, not yet used by a gate
+_WORKERS: dict[str | None, subprocess.Popen] = {}  # by run id: not yet used by a gate
 _WORKERS_LOCK = threading.Lock()
 
 
-def start(run_id: str, command: list[str] | None = None) -> None:
+def start(run_id: str | None, command: list[str] | None = None) -> None:
     """Start the GX process of run `run_id`, unless this process has GX imported already.
 
-    `command` (the tests') starts that program instead, whatever this process has imported."""
+    `wow run` calls start(None) first thing, before it imports the pipeline: a process for the
+    run it is about to start, which start(run_id) then takes as that run's (half a second
+    sooner on its import). `command` (the tests') starts that program instead, whatever this
+    process has imported."""
     if command is None and "great_expectations" in sys.modules:
         return
+    with _WORKERS_LOCK:
+        if run_id is not None and None in _WORKERS:
+            _WORKERS[run_id] = _WORKERS.pop(None)
+            return
     proc = subprocess.Popen(command or WORKER_COMMAND, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE)
     with _WORKERS_LOCK:
         _WORKERS[run_id] = proc
 
 
-def stop(run_id: str) -> None:
-    """End the GX process of run `run_id` if its gate did not use it (a run that stopped early)."""
+def stop(run_id: str | None) -> None:
+    """End the GX process of run `run_id` if its gate did not use it (a run that stopped early;
+    None: the one `wow run` started before it knew its run)."""
     with _WORKERS_LOCK:
         proc = _WORKERS.pop(run_id, None)
     if proc is not None:

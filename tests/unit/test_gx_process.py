@@ -147,3 +147,16 @@ def test_a_run_that_stops_before_its_gate_ends_its_gx_process_at_once() -> None:
     gx_process.stop("early")
     assert proc.poll() is not None and time.monotonic() - started < 10
     assert "early" not in gx_process._WORKERS
+
+
+def test_the_process_wow_run_starts_before_its_run_is_the_run_s_own() -> None:
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    gx_process.start(None, command=sleeper)  # `wow run`, before it imports the pipeline
+    spare = gx_process._WORKERS[None]
+    gx_process.start("taken", command=sleeper)  # the run: takes it, starts no second one
+    try:
+        assert gx_process._WORKERS == {"taken": spare}
+    finally:
+        gx_process.stop("taken")
+        gx_process.stop(None)
+    assert spare.poll() is not None and gx_process._WORKERS == {}
