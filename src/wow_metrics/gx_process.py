@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -104,16 +105,21 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
               for table in tables}
     with _WORKERS_LOCK:
         proc = _WORKERS.pop(run_id, None) if run_id is not None else None
-    sender = None
-    if proc is not None:
-        sender = threading.Thread(target=_send, args=(proc.stdin, (frames, contracts, gx_root)),
+    gx = None
+    if proc is None:
+        audits = {table: audits_for(con, contracts[table]) for table in tables}
+    else:
+        sender = threading.Thread(target=_send, args=(proc.stdin, (frames, {t: contracts[t] for t in tables},
+                                                         gx_root)),
                                   name="wow-gx-send", daemon=True)
         sender.start()
-    audits = {table: audits_for(con, contracts[table]) for table in tables}
-    gx = None
-    if proc is not None:
-        sender.join()
-        gx = _receive(proc)
+        try:
+            audits = {table: audits_for(con, contracts[table]) for table in tables}
+            sender.join()
+            gx = _receive(proc)
+        except BaseException:  # the run stops here (Ctrl-C included): so does its GX process
+            _end(proc, wait=0)
+            raise
     if gx is None:
         from wow_metrics import gx_suites  # GX is slow to import: only when validating here
 
@@ -153,6 +159,9 @@ def _receive(proc: subprocess.Popen) -> dict[str, list[CheckResult]] | None:
 
 def main() -> None:
     """The helper process: import GX, then answer one request read from standard input."""
+    # Ctrl-C in a terminal reaches the whole process group: the run handles it (and ends this
+    # process); a traceback from here would only hide the run's message.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The reply goes to the standard output as it was; whatever else is written there (by GX,
     # by a library's C code) goes to the run's error stream instead.
     reply = os.fdopen(os.dup(1), "wb")

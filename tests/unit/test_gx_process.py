@@ -160,3 +160,18 @@ def test_the_process_wow_run_starts_before_its_run_is_the_run_s_own() -> None:
         gx_process.stop("taken")
         gx_process.stop(None)
     assert spare.poll() is not None and gx_process._WORKERS == {}
+
+
+def test_a_gate_that_fails_while_gx_validates_ends_the_gx_process(monkeypatch) -> None:
+    con = duckdb.connect()
+    _empty_table(con, "quarantine")
+    gx_process.start("fails", command=[sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = gx_process._WORKERS["fails"]
+
+    def broken_audits(con, contract):
+        raise RuntimeError("the connection went away")
+
+    monkeypatch.setattr(gx_process, "audits_for", broken_audits)
+    with pytest.raises(RuntimeError, match="went away"):
+        _outcomes(con, "fails")
+    assert proc.poll() is not None and "fails" not in gx_process._WORKERS
