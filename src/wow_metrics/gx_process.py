@@ -109,9 +109,9 @@ def run_suites(con, contracts: dict[str, Contract], tables: list[str],
     if proc is None:
         audits = {table: audits_for(con, contracts[table]) for table in tables}
     else:
-        sender = threading.Thread(target=_send, args=(proc.stdin, (frames, {t: contracts[t] for t in tables},
-                                                         gx_root)),
-                                  name="wow-gx-send", daemon=True)
+        request = (frames, {table: contracts[table] for table in tables}, gx_root)
+        sender = threading.Thread(target=_send, args=(proc.stdin, request), name="wow-gx-send",
+                                  daemon=True)
         sender.start()
         try:
             audits = {table: audits_for(con, contracts[table]) for table in tables}
