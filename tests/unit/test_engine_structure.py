@@ -30,9 +30,11 @@ ALLOWED_INLINE = {
     # published tables into the new publication's file.
     "warehouse.py": 4,
     # Owned by the ingest work of other issues (left as it is here): files to the lake.
-    "ingest/__init__.py": 3,
     "ingest/batch.py": 2,
-    "ingest/rawcsv.py": 5,
+    "ingest/keys.py": 2,
+    "ingest/lines.py": 1,
+    "ingest/rawcsv.py": 2,
+    "ingest/stream.py": 3,
 }
 
 
@@ -119,7 +121,6 @@ def test_every_file_a_run_reads_is_in_the_repository() -> None:
 # measured, not yet held to it.
 MAX_FUNCTION_LINES = 80
 FUNCTION_LENGTH_EXEMPT = (
-    "ingest/",        # rewritten under the ingest work (plan_ingest, _ingest_streamed)
     "pipeline.py",    # the run's order of steps, rewritten with the ingest
     "dashboard.py",   # the offline dashboard's HTML (render_page, _kpi_cards)
     "generate.py",    # the synthetic landing-zone generator (_events_chunk, generate_landing)
@@ -141,7 +142,7 @@ def test_no_function_is_longer_than_80_lines() -> None:
 
 
 def test_no_module_is_longer_than_400_lines() -> None:
-    exempt = ("ingest/", "dashboard.py", "generate.py")  # as FUNCTION_LENGTH_EXEMPT, not pipeline
+    exempt = ("dashboard.py", "generate.py")  # as FUNCTION_LENGTH_EXEMPT, not pipeline
     long = {path.relative_to(SRC).as_posix(): n for path in sorted(SRC.rglob("*.py"))
             if not path.relative_to(SRC).as_posix().startswith(exempt)
             and (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}

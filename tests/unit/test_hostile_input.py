@@ -302,13 +302,13 @@ def _lake_rows(lake: Lake, sha: str) -> tuple[list[tuple], list[tuple]]:
 ])
 def test_streamed_and_in_memory_paths_write_the_same_lake(tmp_path: Path, monkeypatch, content):
     """Large extracts stream bucket by bucket, small ones are parsed in memory: same rows."""
-    import wow_metrics.ingest as ingest
+    import wow_metrics.ingest.stream as stream
 
     path = tmp_path / "night.csv"
     path.write_bytes(content)
     results = []
-    for threshold in (ingest.SMALL_EXTRACT_BYTES, 0):
-        monkeypatch.setattr(ingest, "SMALL_EXTRACT_BYTES", threshold)
+    for threshold in (stream.SMALL_EXTRACT_BYTES, 0):
+        monkeypatch.setattr(stream, "SMALL_EXTRACT_BYTES", threshold)
         lake = Lake(tmp_path / f"wh-{threshold}")
         con = _connect()
         try:
@@ -428,7 +428,7 @@ def test_an_extract_changed_between_planning_and_reading_is_left_for_the_next_ru
     with (landing.root / appended).open("ab") as fh:
         fh.write(b"c2,2026-03-02T09:00:00Z,Chart opened\nc2,2026-03-02T09:01:00Z,Chart opened\n")
     # While it is read: the third changes between the reader's two passes over it.
-    real_keys = rawcsv._pseudonym_keys
+    real_keys = rawcsv.pseudonym_keys
 
     def keys_then_append(*args, **kwargs):
         out = real_keys(*args, **kwargs)
@@ -437,10 +437,10 @@ def test_an_extract_changed_between_planning_and_reading_is_left_for_the_next_ru
                 fh.write(b"c3,2026-03-02T09:00:00Z,Chart opened\n")
         return out
 
-    monkeypatch.setattr(rawcsv, "_pseudonym_keys", keys_then_append)
+    monkeypatch.setattr(rawcsv, "pseudonym_keys", keys_then_append)
     results = [ingest_pending(p, ctx.lake, ctx.settings, ctx.key, plan.now) for p in plan.pending]
     report = record_ingest(ctx.lake, plan, results)
-    monkeypatch.setattr(rawcsv, "_pseudonym_keys", real_keys)
+    monkeypatch.setattr(rawcsv, "pseudonym_keys", real_keys)
     # Nothing of the three was recorded: no manifest row describes bytes it did not read.
     assert ctx.lake.load_manifest() == [], ctx.lake.load_manifest()
     assert report.files_deferred == 3
@@ -552,7 +552,7 @@ def test_no_single_file_crashes_the_run_and_cr_and_mixed_line_ends_are_read(land
     error on one file now quarantines that file with its name and reason."""
     import csv as csv_module
 
-    import wow_metrics.ingest as ingest
+    import wow_metrics.ingest.single as single
 
     write(landing, "audit/canonical/cr.csv", b"clinician_id,event_time,action\r"
                                              b"c1,2026-03-02T14:00:00Z,Chart opened\r"
@@ -572,14 +572,14 @@ def test_no_single_file_crashes_the_run_and_cr_and_mixed_line_ends_are_read(land
               "boom-value.csv": ValueError("boom")}
     for i, name in enumerate(errors):
         write(landing, f"audit/canonical/{name}", _night(3, start_minute=i, clinician="c9"))
-    real = ingest.stream_csv
+    real = single.stream_csv
 
     def reader(con, path, *args, **kwargs):
         if path.name in errors:
             raise errors[path.name]
         return real(con, path, *args, **kwargs)
 
-    monkeypatch.setattr(ingest, "stream_csv", reader)
+    monkeypatch.setattr(single, "stream_csv", reader)
     # Read in one pass with others (ingest/batch.py), the same error makes the pass give way to
     # reading each file alone, where it quarantines only its own file.
     real_stage = batching._stage
@@ -792,10 +792,10 @@ def test_paths_with_a_quote_are_bound_not_pasted_into_sql(tmp_path, monkeypatch,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    import wow_metrics.ingest as ingest
+    import wow_metrics.ingest.stream as stream
 
     if not small:
-        monkeypatch.setattr(ingest, "SMALL_EXTRACT_BYTES", 0)
+        monkeypatch.setattr(stream, "SMALL_EXTRACT_BYTES", 0)
     folder = tmp_path / "o'brien's landing"
     folder.mkdir()
     warehouse = tmp_path / "wh 'quoted'"

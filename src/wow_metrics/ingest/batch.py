@@ -29,103 +29,36 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from wow_metrics.config import Settings, memory_limit_bytes
+from wow_metrics.config import Settings
 from wow_metrics.files import fsync_dir
-from wow_metrics.ingest.rawcsv import (
-    MAX_HEADER_COLUMNS,
-    UnreadableFile,
-    _first_line,
-    _newline_count,
-    _pseudonym_keys,
-    _reader_sql,
-    _role_select,
-    is_resource_fault,
-    literal_path,
+from wow_metrics.ingest import stream
+from wow_metrics.ingest.batchplan import Shape, batch_shape
+
+# The batches' planning (batchplan.py), imported from here too (tests/unit/test_ingest_batch.py).
+from wow_metrics.ingest.batchplan import batch_limits as batch_limits
+from wow_metrics.ingest.batchplan import plan_batches as plan_batches
+from wow_metrics.ingest.discovery import SourceFile
+from wow_metrics.ingest.formats import ROLES
+from wow_metrics.ingest.keys import PSEUDONYMISED, pseudonym_keys, role_select
+from wow_metrics.ingest.lines import newline_count
+from wow_metrics.ingest.parse import format_parse_params, has_bad_values
+from wow_metrics.ingest.rawcsv import reader_sql
+from wow_metrics.ingest.single import (
+    IngestMemoryError,
+    deferred,
+    file_stat,
+    ingest_pending,
+    same_file,
 )
-from wow_metrics.lake import EVENT_COLUMNS, EVENTS_PARQUET, Lake
+from wow_metrics.ingest.textfile import is_resource_fault, literal_path
+from wow_metrics.ingest.workers import thread_connection, worker_limits
+from wow_metrics.lake import BUCKET_SQL, EVENT_COLUMNS, EVENTS_PARQUET, Lake
 from wow_metrics.progress import mark
 from wow_metrics.pseudonym import hmac_pads
 from wow_metrics.sqlfiles import read_sql
 from wow_metrics.warehouse import sql_literal
 
 log = logging.getLogger(__name__)
-
-# At most this many bytes of extracts (uncompressed, estimated) are read in one pass: the parse
-# and the sort of the events hold about this much at once (spilled beyond memory_limit).
-BATCH_BYTES = 256 << 20
-BATCH_FILES = 64
-FILE_COST_BYTES = 16 << 20
-GZIP_RATIO = 8  # the estimate of a .gz extract's uncompressed size, as ingest.SMALL_EXTRACT_BYTES
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """What files read together share: their format, header, delimiter, line end, compression."""
-
-    format_name: str
-    header: tuple[str, ...]
-    delimiter: str
-    newline: str
-    gzipped: bool
-
-
-def _estimated_bytes(p) -> int:
-    return p.size_bytes * (GZIP_RATIO if p.relative.lower().endswith(".gz") else 1)
-
-
-def _shape(p, small_bytes: int) -> _Shape | None:
-    """The shape of a pending extract that can be read with others; None when it is read alone."""
-    fmt = p.fmt
-    name = p.relative.lower()
-    if (fmt is None or p.problem is not None or fmt.encoding == "utf-16"
-            or name.endswith(".parquet") or _estimated_bytes(p) >= small_bytes):
-        return None
-    try:
-        line, newline = _first_line(Path(p.path), fmt.encoding)
-    except (UnreadableFile, OSError):
-        return None  # read alone, which says why it cannot be read
-    header, delimiter = fmt.split_header(line)
-    lowered = [h.lower() for h in header]
-    if (fmt.header_problem(header) or len(header) > MAX_HEADER_COLUMNS
-            or len(set(lowered)) != len(lowered)):
-        return None
-    return _Shape(fmt.name, tuple(header), delimiter, newline, name.endswith(".gz"))
-
-
-def batch_limits(settings: Settings) -> tuple[int, int]:
-    """(bytes, files) one pass may read. Each file read costs DuckDB about 12 MB whatever its
-    size (its CSV buffers and the record numbering), on top of about the batch's bytes; with a
-    memory_limit, a pass keeps within a third of it (two ingest workers and the reference
-    staging share it: ingest.reference_share)."""
-    limit = memory_limit_bytes(settings.memory_limit) if settings.memory_limit else None
-    if not limit:
-        return BATCH_BYTES, BATCH_FILES
-    share = limit // 3
-    return min(BATCH_BYTES, share // 4), max(2, min(BATCH_FILES, share // FILE_COST_BYTES))
-
-
-def plan_batches(pending: list, settings: Settings, small_bytes: int) -> list[list]:
-    """Group the pending extracts into batches read in one pass each, in plan order: files of
-    one shape, within batch_limits; every other file a batch of its own."""
-    limit, most = batch_limits(settings)
-    open_batches: dict[_Shape, list] = {}
-    sizes: dict[_Shape, int] = {}
-    batches: list[list] = []
-    for p in pending:
-        shape = _shape(p, small_bytes)
-        if shape is None:
-            batches.append([p])
-            continue
-        if shape in open_batches and (sizes[shape] + _estimated_bytes(p) > limit
-                                      or len(open_batches[shape]) >= most):
-            del open_batches[shape]
-        if shape not in open_batches:
-            open_batches[shape] = []
-            sizes[shape] = 0
-            batches.append(open_batches[shape])
-        open_batches[shape].append(p)
-        sizes[shape] += _estimated_bytes(p)
-    return batches
 
 
 class _ReadAlone(Exception):
@@ -136,17 +69,16 @@ def ingest_batch(batch: list, lake: Lake, settings: Settings, key: bytes, now: d
                  workers: int = 1) -> list[dict]:
     """Read a batch of extracts (plan_batches) into the lake; return each file's ingest
     figures, in batch order. A batch of one is read by `ingest_pending`."""
-    from wow_metrics import ingest
-
-    shape = _shape(batch[0], ingest.SMALL_EXTRACT_BYTES) if len(batch) > 1 else None
+    # The threshold is read from its module when called (a test lowers it there).
+    shape = batch_shape(batch[0], stream.SMALL_EXTRACT_BYTES) if len(batch) > 1 else None
     if shape is None:
-        return [ingest.ingest_pending(p, lake, settings, key, now, workers=workers) for p in batch]
-    con = ingest._thread_connection(*ingest._worker_limits(settings, workers))
+        return [ingest_pending(p, lake, settings, key, now, workers=workers) for p in batch]
+    con = thread_connection(*worker_limits(settings, workers))
     scratch = lake.root / "scratch" / f"batch-{batch[0].sha}-{os.getpid()}-{threading.get_ident()}"
     try:
         done = _read_together(con, batch, shape, lake, settings, key, now, scratch)
     except duckdb.OutOfMemoryException as exc:
-        raise ingest.IngestMemoryError(
+        raise IngestMemoryError(
             f"{len(batch)} extracts of {batch[0].format_name} read together need more memory "
             f"than DuckDB may use (memory_limit {settings.memory_limit or 'default'}): "
             f"{str(exc).splitlines()[0]}. Raise memory_limit in wow.yaml or lower threads. "
@@ -163,25 +95,23 @@ def ingest_batch(batch: list, lake: Lake, settings: Settings, key: bytes, now: d
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return [done[p.sha] if p.sha in done
-            else ingest.ingest_pending(p, lake, settings, key, now, workers=workers)
+            else ingest_pending(p, lake, settings, key, now, workers=workers)
             for p in batch]
 
 
-def _read_together(con, batch: list, shape: _Shape, lake: Lake, settings: Settings,
+def _read_together(con, batch: list, shape: Shape, lake: Lake, settings: Settings,
                    key: bytes, now: dt.datetime, scratch: Path) -> dict[str, dict]:
     """The one pass: every file of the batch read, parsed and written to the lake. Returns the
     figures of the files it took (a file it leaves out is read alone by the caller)."""
-    from wow_metrics import ingest
-
     results: dict[str, dict] = {}
     taken = []
     for p in batch:
         mark("ingest.file_started")
-        before = ingest._file_stat(Path(p.path))
-        if not ingest._same_file(p.planned_stat, before):
-            src = ingest.SourceFile(Path(p.path), p.relative, p.fmt)
-            results[p.sha] = ingest._deferred(src, p.planned_stat, before,
-                                              "since this run planned to read it")
+        before = file_stat(Path(p.path))
+        if not same_file(p.planned_stat, before):
+            src = SourceFile(Path(p.path), p.relative, p.fmt)
+            results[p.sha] = deferred(src, p.planned_stat, before,
+                                      "since this run planned to read it")
         else:
             taken.append((p, before))
     if len(taken) < 2:
@@ -192,10 +122,10 @@ def _read_together(con, batch: list, shape: _Shape, lake: Lake, settings: Settin
     mark("ingest.raw_read")
     kept = []
     for p, before in taken:
-        after = ingest._file_stat(Path(p.path))
+        after = file_stat(Path(p.path))
         if after != before:
-            src = ingest.SourceFile(Path(p.path), p.relative, p.fmt)
-            results[p.sha] = ingest._deferred(src, before, after, "while this run read it")
+            src = SourceFile(Path(p.path), p.relative, p.fmt)
+            results[p.sha] = deferred(src, before, after, "while this run read it")
         elif p.relative not in files.multiline:
             kept.append(p)
     if kept:
@@ -212,11 +142,9 @@ class _Staged:
     multiline: set[str]        # files with a record over several lines: read alone
 
 
-def _stage(con, batch: list, shape: _Shape, out: Path, key: bytes) -> _Staged:
+def _stage(con, batch: list, shape: Shape, out: Path, key: bytes) -> _Staged:
     """Read every file of the batch once, strictly, into `out`; raise _ReadAlone when any
     record is malformed (the careful reader places it on its line)."""
-    from wow_metrics.ingest import PSEUDONYMISED, ROLES
-
     fmt = batch[0].fmt
     assert fmt is not None
     header = list(shape.header)
@@ -231,7 +159,7 @@ def _stage(con, batch: list, shape: _Shape, out: Path, key: bytes) -> _Staged:
               "delim": shape.delimiter, "quote": fmt.quote, "enc": fmt.encoding,
               **{f"path_{i}": literal_path(p.path) for i, p in enumerate(batch)}}
     names_of = {f"file_{i}": p.relative for i, p in enumerate(batch)}
-    strict = _reader_sql(strict=True)
+    strict = reader_sql(strict=True)
     lenient = strict.removesuffix(")") + ", ignore_errors = true)"
     # One read_csv per file, not one over the list: DuckDB 2.0.1's multi-file CSV reader, given
     # five files or more, drops a file's malformed records (an unterminated quote) without the
@@ -239,19 +167,19 @@ def _stage(con, batch: list, shape: _Shape, out: Path, key: bytes) -> _Staged:
     # numbers are taken as it is read, before any join reorders rows.
     by_file = " union all ".join(
         f"select $file_{i} as source_file, row_number() over () + 1 as source_line, "
-        f"{_newline_count(len(header), shape.newline)} as extra_newlines, * "
+        f"{newline_count(len(header), shape.newline)} as extra_newlines, * "
         f"from {strict.replace('$path', f'$path_{i}')}" for i in range(len(batch)))
     all_ids = "(" + " union all ".join(
         f"select * from {lenient.replace('$path', f'$path_{i}')}" for i in range(len(batch))) + ")"
     con.execute("set preserve_insertion_order = true")
     try:
-        joins, keyed, problem = _pseudonym_keys(con, all_ids, params, sources, PSEUDONYMISED,
-                                                hmac_pads(key), names)
+        joins, keyed, problem = pseudonym_keys(con, all_ids, params, sources, PSEUDONYMISED,
+                                               hmac_pads(key), names)
         con.execute(
             f"""
             copy (
                 select r.source_file, r.source_line, r.extra_newlines,
-                       {_role_select(sources, PSEUDONYMISED, keyed)}, {problem} as id_problem
+                       {role_select(sources, PSEUDONYMISED, keyed)}, {problem} as id_problem
                 from ({by_file}) r
                 {joins}
             ) to $staged (format parquet, compression zstd)
@@ -274,13 +202,11 @@ def _stage(con, batch: list, shape: _Shape, out: Path, key: bytes) -> _Staged:
     return _Staged(records, counts, multiline)
 
 
-def _write_lake(con, batch: list, shape: _Shape, staged: _Staged, lake: Lake,
+def _write_lake(con, batch: list, shape: Shape, staged: _Staged, lake: Lake,
                 settings: Settings,
                 now: dt.datetime, scratch: Path) -> dict[str, dict]:
     """Parse the staged records of `batch` and write each file's events, extents and
     quarantine to the lake, as reading it alone would."""
-    from wow_metrics import ingest
-
     fmt = batch[0].fmt
     assert fmt is not None
     # Files are told apart by their place in the batch (a small integer sorts and partitions
@@ -291,12 +217,12 @@ def _write_lake(con, batch: list, shape: _Shape, staged: _Staged, lake: Lake,
         select r.* from {staged.records} r semi join _batch_shas using (source_file)""")
     con.execute("set preserve_insertion_order = false")
     con.execute(f"""create or replace temp table clinician_buckets as
-        select clinician_id, {ingest.BUCKET_SQL} as bucket
+        select clinician_id, {BUCKET_SQL} as bucket
         from (select distinct wow_clean_id(clinician_id) as clinician_id from raw_events)
         where clinician_id is not null""")
-    parse_params = ingest.format_parse_params(
+    parse_params = format_parse_params(
         fmt.sql_params(list(shape.header), settings.default_timezone), now,
-        ingest._has_bad_values(con, "raw_events"))
+        has_bad_values(con, "raw_events"))
     parsed = scratch / "parsed.parquet"
     con.execute(f"""copy (
         select p.* exclude (metric_id, process_id, encounter_key), s.f,
