@@ -52,7 +52,7 @@ from wow_metrics.ingest.single import (
 )
 from wow_metrics.ingest.textfile import is_resource_fault, literal_path
 from wow_metrics.ingest.workers import thread_connection, worker_limits
-from wow_metrics.lake import BUCKET_SQL, EVENT_COLUMNS, EVENTS_PARQUET, Lake
+from wow_metrics.lake import BUCKET_SQL, EVENT_COLUMNS, EVENTS_PARQUET, SCRATCH_PARQUET, Lake
 from wow_metrics.progress import mark
 from wow_metrics.pseudonym import hmac_pads
 from wow_metrics.sqlfiles import read_sql
@@ -182,7 +182,7 @@ def _stage(con, batch: list, shape: Shape, out: Path, key: bytes) -> _Staged:
                        {role_select(sources, PSEUDONYMISED, keyed)}, {problem} as id_problem
                 from ({by_file}) r
                 {joins}
-            ) to $staged (format parquet, compression zstd)
+            ) to $staged ({SCRATCH_PARQUET})
             """, {**params, **names_of, "staged": str(out)})
     except Exception as exc:
         if is_resource_fault(exc) or isinstance(exc, duckdb.OutOfMemoryException):
@@ -230,7 +230,7 @@ def _write_lake(con, batch: list, shape: Shape, staged: _Staged, lake: Lake,
         from ({read_sql('ingest/declared_format.sql')}) p
         join _batch_shas s using (source_file)
         left join clinician_buckets b using (clinician_id)
-    ) to $parsed (format parquet, compression zstd)""", {**parse_params, "parsed": str(parsed)})
+    ) to $parsed ({SCRATCH_PARQUET})""", {**parse_params, "parsed": str(parsed)})
     con.execute("drop view raw_events")
     con.unregister("_batch_shas")
     rows = f"read_parquet({sql_literal(str(parsed))})"

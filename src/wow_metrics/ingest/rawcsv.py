@@ -33,6 +33,7 @@ from wow_metrics.ingest.textfile import (
 # Imported from here by reference.py and bench/floor.py (the reference files' reader).
 from wow_metrics.ingest.textfile import read_first_line as read_first_line
 from wow_metrics.ingest.textfile import read_header as read_header
+from wow_metrics.lake import SCRATCH_PARQUET
 from wow_metrics.warehouse import sql_literal
 
 # DuckDB's CSV buffer (per reading thread): small enough that a tight memory_limit still
@@ -194,7 +195,7 @@ def _stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, 
                         from {reader_sql(strict)}
                     ) r
                     {joins}
-                ) to $staged (format parquet, compression zstd)
+                ) to $staged ({SCRATCH_PARQUET})
                 """,
                 {**params, "path": where, "staged": str(staged)},
             )
@@ -227,7 +228,7 @@ def _stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, 
                 select {line} as source_line, {columns}, r.id_problem
                 from {records} r {steps_join}
                 order by source_line
-            ) to $out (format parquet, compression zstd)
+            ) to $out ({SCRATCH_PARQUET})
             """,
             {"out": str(out)},
         )
@@ -253,7 +254,7 @@ def stream_parquet(con, path: Path, roles: dict[str, str | None], out: Path,
                        {problem} as id_problem
                 from (select row_number() over () as source_line, * from read_parquet($p)) r
                 {joins}
-            ) to $out (format parquet, compression zstd)""",
+            ) to $out ({SCRATCH_PARQUET})""",
             {**params, "out": str(out)},
         )
         drop_keys(con, keyed)

@@ -14,7 +14,7 @@ from wow_metrics.files import durable_replace
 from wow_metrics.ingest.discovery import SourceFile
 from wow_metrics.ingest.parse import format_parse_params, has_bad_values
 from wow_metrics.ingest.textfile import RawRead
-from wow_metrics.lake import BUCKET_SQL, EVENT_COLUMNS, EVENTS_PARQUET, Lake
+from wow_metrics.lake import BUCKET_SQL, EVENT_COLUMNS, EVENTS_PARQUET, SCRATCH_PARQUET, Lake
 from wow_metrics.progress import mark
 from wow_metrics.sqlfiles import read_sql
 from wow_metrics.warehouse import sql_literal
@@ -123,7 +123,7 @@ def _write_by_bucket(con, parse_sql: str, parse_params: dict, event_columns: str
     # sixteenth of the file and a file larger than memory_limit goes through.
     parsed_dir = scratch / "parsed"
     con.execute(f"copy ({parse_sql}) to $parsed "
-                "(format parquet, compression zstd, partition_by (bucket), "
+                f"({SCRATCH_PARQUET}, partition_by (bucket), "
                 "write_partition_columns true)", {**parse_params, "parsed": str(parsed_dir)})
     if not any(parsed_dir.glob("*/*.parquet")):  # a header and no rows
         (parsed_dir / "bucket=-1").mkdir(parents=True)
