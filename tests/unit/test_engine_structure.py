@@ -115,13 +115,11 @@ def test_every_file_a_run_reads_is_in_the_repository() -> None:
 
 
 # Functions longer than this are split. Files others are rewriting (the ingest, the run's order
-# of steps) or that render and generate rather than shape data are left to their owners:
-# measured, not yet held to it.
+# of steps) are left to their owners: measured, not yet held to it.
 MAX_FUNCTION_LINES = 80
 FUNCTION_LENGTH_EXEMPT = (
     "ingest/",        # rewritten under the ingest work (plan_ingest, _ingest_streamed)
     "pipeline.py",    # the run's order of steps, rewritten with the ingest
-    "dashboard.py",   # the offline dashboard's HTML (render_page, _kpi_cards)
 )
 
 
@@ -140,7 +138,7 @@ def test_no_function_is_longer_than_80_lines() -> None:
 
 
 def test_no_module_is_longer_than_400_lines() -> None:
-    exempt = ("ingest/", "dashboard.py")  # as FUNCTION_LENGTH_EXEMPT, not pipeline
+    exempt = ("ingest/",)  # as FUNCTION_LENGTH_EXEMPT, not pipeline
     long = {path.relative_to(SRC).as_posix(): n for path in sorted(SRC.rglob("*.py"))
             if not path.relative_to(SRC).as_posix().startswith(exempt)
             and (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}
