@@ -87,8 +87,8 @@ create or replace macro wow_period_start(d, period) as
 -- The lake bucket of a clinician (one of wow_metrics.lake.N_BUCKETS = 16): md5_number(clinician_id)
 -- % 16, as the canonical_events contract states it, computed as its low four bits: the same
 -- number, but DuckDB's modulo of a 128-bit unsigned integer costs ~2.5 us a row and the mask
--- next to none. (wow_metrics.lake.BUCKET_SQL is the same expression, for the ingest's Python
--- strings; tests/unit/test_partitions.py holds both to the contract.)
+-- next to none (0.6 s over a 150k-row schedule, in every build task). The ingest uses it too
+-- (sql/ingest/clinician_buckets.sql); tests/unit/test_partitions.py holds it to the contract.
 create or replace macro wow_clinician_bucket(clinician_id) as
     cast(md5_number(clinician_id) & 15 as INTEGER);
 

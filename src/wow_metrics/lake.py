@@ -35,10 +35,7 @@ LIVE_STATUSES = ("ingested", "quarantined")
 # bucket's files. The count is part of the lake's layout: changing it needs --full-refresh.
 N_BUCKETS = 16
 # The bucket is md5_number(clinician_id) % 16 (the canonical_events contract says so), computed
-# as its low four bits: the same number, but DuckDB's modulo of a 128-bit unsigned integer costs
-# ~2.5 us a row (0.6 s over a 150k-row schedule, in every build task) and the mask next to none.
-assert N_BUCKETS & (N_BUCKETS - 1) == 0, "the bucket mask needs a power of two"
-BUCKET_SQL = f"cast(md5_number(clinician_id) & {N_BUCKETS - 1} as INTEGER)"
+# by the macro wow_clinician_bucket (sql/macros.sql) as its low four bits.
 
 # The layout of the lake's events files (schemas/contracts/canonical_events.yml). Layout 2, the
 # compact lake of issue 23, keeps only what the build and the audit trail need: the patient

@@ -52,11 +52,11 @@ from wow_metrics.ingest.single import (
 )
 from wow_metrics.ingest.textfile import is_resource_fault, literal_path
 from wow_metrics.ingest.workers import thread_connection, worker_limits
-from wow_metrics.lake import BUCKET_SQL, EVENT_COLUMNS, EVENTS_PARQUET, SCRATCH_PARQUET, Lake
+from wow_metrics.lake import EVENT_COLUMNS, EVENTS_PARQUET, SCRATCH_PARQUET, Lake
 from wow_metrics.progress import mark
 from wow_metrics.pseudonym import hmac_pads
 from wow_metrics.sqlfiles import read_sql
-from wow_metrics.warehouse import sql_literal
+from wow_metrics.warehouse import run_model_file, sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -216,10 +216,7 @@ def _write_lake(con, batch: list, shape: Shape, staged: _Staged, lake: Lake,
     con.execute(f"""create or replace temp view raw_events as
         select r.* from {staged.records} r semi join _batch_shas using (source_file)""")
     con.execute("set preserve_insertion_order = false")
-    con.execute(f"""create or replace temp table clinician_buckets as
-        select clinician_id, {BUCKET_SQL} as bucket
-        from (select distinct wow_clean_id(clinician_id) as clinician_id from raw_events)
-        where clinician_id is not null""")
+    run_model_file(con, "ingest/clinician_buckets.sql")
     parse_params = format_parse_params(
         fmt.sql_params(list(shape.header), settings.default_timezone), now,
         has_bad_values(con, "raw_events"))

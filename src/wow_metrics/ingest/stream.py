@@ -14,10 +14,10 @@ from wow_metrics.files import durable_replace
 from wow_metrics.ingest.discovery import SourceFile
 from wow_metrics.ingest.parse import format_parse_params, has_bad_values
 from wow_metrics.ingest.textfile import RawRead
-from wow_metrics.lake import BUCKET_SQL, EVENT_COLUMNS, EVENTS_PARQUET, SCRATCH_PARQUET, Lake
+from wow_metrics.lake import EVENT_COLUMNS, EVENTS_PARQUET, SCRATCH_PARQUET, Lake
 from wow_metrics.progress import mark
 from wow_metrics.sqlfiles import read_sql
-from wow_metrics.warehouse import sql_literal
+from wow_metrics.warehouse import run_model_file, sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,7 @@ def _parse_statement(con, src: SourceFile, header: list[str], raw_path: Path,
     # From here on rows carry their line numbers: DuckDB need not keep their order, which saves
     # the memory it would spend reordering parallel work.
     con.execute("set preserve_insertion_order = false")
-    # md5 once per clinician, not per row (per row it is the slowest expression of the ingest).
-    con.execute(f"""create or replace temp table clinician_buckets as
-        select clinician_id, {BUCKET_SQL} as bucket
-        from (select distinct wow_clean_id(clinician_id) as clinician_id from {raw_sql})
-        where clinician_id is not null""")
+    run_model_file(con, "ingest/clinician_buckets.sql")  # each clinician's lake bucket, once
     # Parsing streams (no step holds the file) into one folder per clinician bucket (-1: rows
     # without a clinician); each bucket's events are then sorted on their own, so the largest
     # sort is about a sixteenth of the file and a file larger than memory_limit goes through.
