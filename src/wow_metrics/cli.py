@@ -190,9 +190,8 @@ def _run_and_report(landing: Path, warehouse: Path, *, key: bytes | None,
                     dask_address: str | None = None, reingest: bool = False,
                     drop_purged: bool = False) -> int:
     from wow_metrics import gx_process
-    from wow_metrics.gate_checks import gate_engine
 
-    if not dask_address and gate_engine() == "gx":
+    if not dask_address:
         gx_process.start(None)  # GX's import starts now; the run takes the process as its own
     try:
         return _run(landing, warehouse, key=key, full_refresh=full_refresh,

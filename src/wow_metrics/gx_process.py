@@ -33,6 +33,7 @@ from wow_metrics.gate_checks import (
     GX_DOCS,
     CheckResult,
     audits_for,
+    gate_engine,
     in_gx,
     publish_report,
     report_staging,
@@ -47,13 +48,14 @@ _WORKERS_LOCK = threading.Lock()
 
 
 def start(run_id: str | None, command: list[str] | None = None) -> None:
-    """Start the GX process of run `run_id`, unless this process has GX imported already.
+    """Start the GX process of run `run_id`, unless the gate runs without GX
+    (WOW_GATE_ENGINE=duckdb) or this process has GX imported already.
 
     `wow run` calls start(None) first thing, before it imports the pipeline: a process for the
     run it is about to start, which start(run_id) then takes as that run's (half a second
     sooner on its import). `command` (the tests') starts that program instead, whatever this
     process has imported."""
-    if command is None and "great_expectations" in sys.modules:
+    if command is None and (gate_engine() == "duckdb" or "great_expectations" in sys.modules):
         return
     with _WORKERS_LOCK:
         if run_id is not None and None in _WORKERS:

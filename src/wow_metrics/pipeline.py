@@ -18,7 +18,6 @@ from wow_metrics.build import build_partition, load_partition_inputs
 from wow_metrics.config import Settings, load_settings
 from wow_metrics.faults import resource_errors
 from wow_metrics.files import file_mode_umask, private_dir, remove_leftovers, secure_warehouse
-from wow_metrics.gate_checks import gate_engine
 from wow_metrics.ingest import (
     SMALL_EXTRACT_BYTES,
     ingest_batch,
@@ -157,8 +156,7 @@ def run_steps(ctx: RunContext, *, backfill: tuple[dt.date, dt.date] | None = Non
     started = time.perf_counter()
     phases: dict[str, float] = {}
     reference = None
-    if gate_engine() == "gx":  # GX's import, off this process's lock (gx_process)
-        gx_process.start(ctx.run_id)
+    gx_process.start(ctx.run_id)  # GX's import, off this process's lock (gx_process)
     try:
         # A full disk, a read-only folder or too little memory, met in any step: one clear error.
         with resource_errors(ctx.warehouse, ctx.settings.memory_limit):

@@ -9,7 +9,6 @@ run's validation report (published or blocked), with GX's Data Docs beside it, i
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,6 @@ from wow_metrics import warehouse as wh
 from wow_metrics.contracts import load_contracts, with_severities
 from wow_metrics.gate_checks import gate_engine, run_in_duckdb
 from wow_metrics.lake import Lake
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
