@@ -125,7 +125,7 @@ def _raw_events(con: duckdb.DuckDBPyConnection, fmt: Any, source: str,
     con.execute("""create or replace table raw_events (source_file VARCHAR, source_line BIGINT,
         clinician_id VARCHAR, action VARCHAR, report_name VARCHAR, category VARCHAR,
         workstation_id VARCHAR, metric_id VARCHAR, process_id VARCHAR, time_1 VARCHAR,
-        time_2 VARCHAR, patient_key UBIGINT, encounter_key UBIGINT, id_problem VARCHAR)""")
+        time_2 VARCHAR, patient_key UBIGINT, id_problem VARCHAR, extra_newlines INTEGER)""")
 
     def text(row: Mapping[str, Any], column: str | None) -> str | None:
         value = row.get(column) if column else None
@@ -135,7 +135,7 @@ def _raw_events(con: duckdb.DuckDBPyConnection, fmt: Any, source: str,
         patient = text(row, roles.get("patient_id"))
         con.execute(
             "insert into raw_events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "case when nullif(trim(?), '') is not null then hash(trim(?)) end, null, null)",
+            "case when nullif(trim(?), '') is not null then hash(trim(?)) end, null, 0)",
             [source, line, *(text(row, roles.get(r)) for r in ROLES), text(row, time_1),
              text(row, time_2), patient, patient])
 

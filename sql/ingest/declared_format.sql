@@ -3,13 +3,16 @@
 -- of one format's files read in one pass: ingest/batch.py), of any format declared in
 -- schemas/formats/*.yml (or a site's <landing>/formats/*.yml).
 -- Parses and checks each record; `reject_reason` is NULL for a good row, else why it goes to
--- quarantine. Patient and encounter ids arrive here already replaced by keyed hashes (SPEC 7),
--- and a reason never echoes a value that failed to parse: it gives the value's shape (digits as
+-- quarantine. Patient ids arrive here already replaced by keyed hashes (SPEC 7); encounter ids
+-- were checked as the file was read and are not here (nothing after the ingest uses them). A
+-- reason never echoes a value that failed to parse: it gives the value's shape (digits as
 -- 9, letters as A), since a shifted column can put a patient id where a time should be.
--- Inputs: raw_events (source_file, source_line and one VARCHAR column per role: clinician_id, action,
---         report_name, category, patient_key, encounter_key, workstation_id, metric_id,
---         process_id, time_1, time_2; absent ones NULL; and id_problem: why a patient or
---         encounter id of the row got no key, already worded, or NULL).
+-- Inputs: raw_events (source_file, source_line and one VARCHAR column per role: clinician_id,
+--         action, report_name, category, workstation_id, metric_id, process_id, time_1, time_2;
+--         patient_key UBIGINT; absent ones NULL; and id_problem: why the row's patient id got
+--         no key or its encounter id is unusable, already worded, or NULL; extra_newlines:
+--         the record's embedded line ends as its reader counted them, passed through, which
+--         tells the batch reader which files to read alone).
 -- Params: $time_column_1/2 (the declared time columns, for messages), $time_zone_1/2 (where a
 --         time without an offset is read: UTC for utc_instant, else default_timezone),
 --         $time_is_local_1/2, $time_columns_text, $clinician_column, $action_column,
@@ -25,6 +28,7 @@ trimmed as (
     select
         source_file,
         source_line,
+        extra_newlines,
         wow_clean_id(clinician_id) as clinician_id,
         wow_clean(time_1) as time_text_1,
         wow_clean(time_2) as time_text_2,
@@ -32,7 +36,6 @@ trimmed as (
         coalesce(wow_clean(report_name), '') as report_name,
         lower(wow_clean(category)) as category_raw,
         patient_key,
-        encounter_key,
         coalesce(wow_clean(workstation_id), '') as workstation_id,
         wow_clean(metric_id) as metric_id,
         wow_clean(process_id) as process_id,
@@ -194,6 +197,7 @@ checked as (
 select
     source_file,
     source_line::BIGINT as source_line,
+    extra_newlines::INTEGER as extra_newlines,
     -- An id that is itself the problem is never shown, not even in quarantine.
     case when clinician_problem is null then clinician_id end as clinician_id,
     event_at::TIMESTAMPTZ as event_at,
@@ -204,7 +208,6 @@ select
     workstation_id,
     metric_id,
     process_id,
-    encounter_key,
     coalesce(is_time_ambiguous, false) as is_time_ambiguous,
     reject_reason
 from checked

@@ -361,9 +361,9 @@ def test_fast_reading_of_offset_times_equals_the_full_reading(texts):
         con.execute("create temp table raw_events as select 'f.csv' as source_file, range + 2 as source_line, "
                     "'c1' as clinician_id, 'Chart opened' as action, "
                     + ", ".join(f"null::VARCHAR as {c}" for c in (
-                        "report_name", "category", "patient_key", "encounter_key", "workstation_id",
+                        "report_name", "category", "patient_key", "workstation_id",
                         "metric_id", "process_id", "time_2", "id_problem"))
-                    + ", $texts[range + 1] as time_1 from range(len($texts))", {"texts": texts})
+                    + ", $texts[range + 1] as time_1, 0 as extra_newlines from range(len($texts))", {"texts": texts})
         rows = con.execute(
             f"""select r.time_1, p.event_at,
                        wow_iso_instant(wow_iso_wall(wow_iso_parts(r.time_1)),
@@ -582,7 +582,7 @@ def test_no_single_file_crashes_the_run_and_cr_and_mixed_line_ends_are_read(land
     monkeypatch.setattr(single, "stream_csv", reader)
     # Read in one pass with others (ingest/batch.py), the same error makes the pass give way to
     # reading each file alone, where it quarantines only its own file.
-    real_stage = batching._stage
+    real_stage = batching._parse_together
 
     def stage(con, batch, *args, **kwargs):
         for p in batch:
@@ -590,7 +590,7 @@ def test_no_single_file_crashes_the_run_and_cr_and_mixed_line_ends_are_read(land
                 raise errors[Path(p.path).name]
         return real_stage(con, batch, *args, **kwargs)
 
-    monkeypatch.setattr(batching, "_stage", stage)
+    monkeypatch.setattr(batching, "_parse_together", stage)
     pub = landing.run()
     assert quarantined(pub, "audit/canonical/cr.csv") == [(3, "missing clinician_id")]
     assert quarantined(pub, "audit/canonical/mixed.csv") == [(4, "missing clinician_id")]

@@ -39,7 +39,13 @@ from wow_metrics.ingest.batchplan import batch_limits as batch_limits
 from wow_metrics.ingest.batchplan import plan_batches as plan_batches
 from wow_metrics.ingest.discovery import SourceFile
 from wow_metrics.ingest.formats import ROLES
-from wow_metrics.ingest.keys import PSEUDONYMISED, pseudonym_keys, role_select
+from wow_metrics.ingest.keys import (
+    PSEUDONYMISED,
+    drop_keys,
+    keys_as_build_side,
+    pseudonym_keys,
+    role_select,
+)
 from wow_metrics.ingest.lines import newline_count
 from wow_metrics.ingest.parse import format_parse_params, has_bad_values
 from wow_metrics.ingest.rawcsv import reader_sql
@@ -118,7 +124,8 @@ def _read_together(con, batch: list, shape: Shape, lake: Lake, settings: Setting
         return results  # the rest is read alone
     (scratch / "spill").mkdir(parents=True)
     con.execute("set temp_directory = $d", {"d": str(scratch / "spill")})
-    files = _stage(con, [p for p, _ in taken], shape, scratch / "records.parquet", key)
+    files = [p for p, _ in taken]
+    parsed = _parse_together(con, files, shape, scratch / "parsed.parquet", settings, key, now)
     mark("ingest.raw_read")
     kept = []
     for p, before in taken:
@@ -126,25 +133,28 @@ def _read_together(con, batch: list, shape: Shape, lake: Lake, settings: Setting
         if after != before:
             src = SourceFile(Path(p.path), p.relative, p.fmt)
             results[p.sha] = deferred(src, before, after, "while this run read it")
-        elif p.relative not in files.multiline:
+        elif p.relative not in parsed.multiline:
             kept.append(p)
     if kept:
-        results.update(_write_lake(con, kept, shape, files, lake, settings, now, scratch))
+        results.update(_write_lake(con, files, kept, parsed, lake, scratch))
     return results
 
 
 @dataclass
-class _Staged:
-    """The batch's records in scratch: each with its file, line and keyed identifiers."""
+class _Parsed:
+    """The batch's records read and parsed into scratch: each with its file (`f`, its place in
+    the batch), line and keyed identifiers, and why it is quarantined, if it is."""
 
-    records: str               # SQL of the staged records
+    rows: str                  # SQL of the parsed records
     rows_read: dict[str, int]  # per file (relative path)
     multiline: set[str]        # files with a record over several lines: read alone
 
 
-def _stage(con, batch: list, shape: Shape, out: Path, key: bytes) -> _Staged:
-    """Read every file of the batch once, strictly, into `out`; raise _ReadAlone when any
-    record is malformed (the careful reader places it on its line)."""
+def _parse_together(con, batch: list, shape: Shape, out: Path, settings: Settings, key: bytes,
+                    now: dt.datetime) -> _Parsed:
+    """Read every file of the batch once, strictly, and parse it into `out` in the same
+    statement (sql/ingest/declared_format.sql); raise _ReadAlone when any record is malformed
+    (the careful reader places it on its line)."""
     fmt = batch[0].fmt
     assert fmt is not None
     header = list(shape.header)
@@ -158,95 +168,106 @@ def _stage(con, batch: list, shape: Shape, out: Path, key: bytes) -> _Staged:
     params = {"spec": {f"c{i}": "VARCHAR" for i in range(len(header))},
               "delim": shape.delimiter, "quote": fmt.quote, "enc": fmt.encoding,
               **{f"path_{i}": literal_path(p.path) for i, p in enumerate(batch)}}
-    names_of = {f"file_{i}": p.relative for i, p in enumerate(batch)}
     strict = reader_sql(strict=True)
     lenient = strict.removesuffix(")") + ", ignore_errors = true)"
     # One read_csv per file, not one over the list: DuckDB 2.0.1's multi-file CSV reader, given
     # five files or more, drops a file's malformed records (an unterminated quote) without the
     # error a single file's read raises (tests/unit/test_ingest_batch.py). Each file's record
-    # numbers are taken as it is read, before any join reorders rows.
+    # numbers come from a streaming row_number() over (), which DuckDB runs in the file's order
+    # whatever preserve_insertion_order says (its pipeline is order-fixed), before any join.
     by_file = " union all ".join(
-        f"select $file_{i} as source_file, row_number() over () + 1 as source_line, "
+        f"select {i} as f, row_number() over () + 1 as source_line, "
         f"{newline_count(len(header), shape.newline)} as extra_newlines, * "
         f"from {strict.replace('$path', f'$path_{i}')}" for i in range(len(batch)))
     all_ids = "(" + " union all ".join(
         f"select * from {lenient.replace('$path', f'$path_{i}')}" for i in range(len(batch))) + ")"
-    con.execute("set preserve_insertion_order = true")
+    con.execute("set preserve_insertion_order = false")
+    con.register("_batch_files", pa.table({"f": pa.array(range(len(batch)), pa.int32()),
+                                           "source_file": [p.relative for p in batch]}))
+    joins, keyed, problem = "", {}, "null"
     try:
         joins, keyed, problem = pseudonym_keys(con, all_ids, params, sources, PSEUDONYMISED,
                                                hmac_pads(key), names)
-        con.execute(
-            f"""
-            copy (
-                select r.source_file, r.source_line, r.extra_newlines,
-                       {role_select(sources, PSEUDONYMISED, keyed)}, {problem} as id_problem
-                from ({by_file}) r
-                {joins}
-            ) to $staged ({SCRATCH_PARQUET})
-            """, {**params, **names_of, "staged": str(out)})
+        rows = _parse_into(con, out, by_file, joins, role_select(sources, PSEUDONYMISED, keyed),
+                           problem, params, fmt, header, settings, now, check_values=False)
+        if has_bad_values(con, rows):  # rare: parse again with the row-by-row value checks
+            rows = _parse_into(con, out, by_file, joins,
+                               role_select(sources, PSEUDONYMISED, keyed), problem, params, fmt,
+                               header, settings, now, check_values=True)
     except Exception as exc:
         if is_resource_fault(exc) or isinstance(exc, duckdb.OutOfMemoryException):
             raise
         raise _ReadAlone(f"a record does not read strictly ({type(exc).__name__})") from None
-    for role in keyed:
-        con.execute(f'drop table "_keys_{role}"')
-    records = f"read_parquet({sql_literal(str(out))})"
+    finally:
+        drop_keys(con, keyed)
+        con.unregister("_batch_files")
     counts = dict.fromkeys((p.relative for p in batch), 0)
     multiline = set()
-    for source_file, rows, extra in con.execute(
-            f"select source_file, count(*), sum(extra_newlines) from {records} group by all"
-    ).fetchall():
-        counts[source_file] = rows
+    for f, n, extra in con.execute(
+            f"select f, count(*), sum(extra_newlines) from {rows} group by all").fetchall():
+        counts[batch[f].relative] = n
         if extra:
-            multiline.add(source_file)
-    return _Staged(records, counts, multiline)
+            multiline.add(batch[f].relative)
+    return _Parsed(rows, counts, multiline)
 
 
-def _write_lake(con, batch: list, shape: Shape, staged: _Staged, lake: Lake,
-                settings: Settings,
-                now: dt.datetime, scratch: Path) -> dict[str, dict]:
-    """Parse the staged records of `batch` and write each file's events, extents and
-    quarantine to the lake, as reading it alone would."""
-    fmt = batch[0].fmt
-    assert fmt is not None
-    # Files are told apart by their place in the batch (a small integer sorts and partitions
-    # far faster than the 64-digit content hash that names their lake files).
-    con.register("_batch_shas", pa.table({"source_file": [p.relative for p in batch],
-                                          "f": pa.array(range(len(batch)), pa.int32())}))
-    con.execute(f"""create or replace temp view raw_events as
-        select r.* from {staged.records} r semi join _batch_shas using (source_file)""")
-    con.execute("set preserve_insertion_order = false")
-    run_model_file(con, "ingest/clinician_buckets.sql")
-    parse_params = format_parse_params(
-        fmt.sql_params(list(shape.header), settings.default_timezone), now,
-        has_bad_values(con, "raw_events"))
-    parsed = scratch / "parsed.parquet"
-    con.execute(f"""copy (
-        select p.* exclude (metric_id, process_id, encounter_key), s.f,
-               coalesce(b.bucket, -1) as bucket
-        from ({read_sql('ingest/declared_format.sql')}) p
-        join _batch_shas s using (source_file)
-        left join clinician_buckets b using (clinician_id)
-    ) to $parsed ({SCRATCH_PARQUET})""", {**parse_params, "parsed": str(parsed)})
+def _parse_into(con, out: Path, by_file: str, joins: str, selected: str, problem: str,
+                params: dict, fmt, header: list[str], settings: Settings, now: dt.datetime,
+                check_values: bool) -> str:
+    """One statement: the batch's files read (`by_file`), their ids keyed, every record parsed
+    and checked, into `out`; returns the SQL that reads it. The metric and process ids stay in
+    it for has_bad_values; the lake does not keep them."""
+    parse_params = format_parse_params(fmt.sql_params(header, settings.default_timezone), now,
+                                       check_values)
+    with keys_as_build_side(con):
+        _copy_parsed(con, out, by_file, joins, selected, problem, {**params, **parse_params})
+    return f"read_parquet({sql_literal(str(out))})"
+
+
+def _copy_parsed(con, out: Path, by_file: str, joins: str, selected: str, problem: str,
+                 params: dict) -> None:
+    con.execute(
+        f"""copy (
+            with raw_events as (
+                select b.source_file, r.f, r.source_line, r.extra_newlines, {selected},
+                       {problem} as id_problem
+                from ({by_file}) r
+                join _batch_files b using (f)
+                {joins}
+            )
+            select p.*, b.f
+            from ({read_sql('ingest/declared_format.sql')}) p
+            join _batch_files b using (source_file)
+        ) to $out ({SCRATCH_PARQUET})""", {**params, "out": str(out)})
+
+
+def _write_lake(con, taken: list, kept: list, parsed: _Parsed, lake: Lake,
+                scratch: Path) -> dict[str, dict]:
+    """Write each kept file's events, extents and quarantine from the batch's parsed records
+    (`taken`: the batch's files in their order, which `f` numbers), as reading it alone would."""
+    keep = ", ".join(str(taken.index(p)) for p in kept)
+    rows = f"(select * from {parsed.rows} where f in ({keep}))"
+    con.execute(f"create or replace temp view raw_events as select clinician_id from {rows}")
+    run_model_file(con, "ingest/clinician_buckets.sql")  # each clinician's lake bucket, once
     con.execute("drop view raw_events")
-    con.unregister("_batch_shas")
-    rows = f"read_parquet({sql_literal(str(parsed))})"
+    bucketed = (f"(select r.*, coalesce(b.bucket, -1) as bucket from {rows} r "
+                "left join clinician_buckets b using (clinician_id))")
     mark("ingest.parsed")
-    for p in batch:
+    for p in kept:
         for old in lake.events_paths(p.sha):
             old.unlink()  # an earlier reading of this content (its format's declaration changed)
-    shas = [p.sha for p in batch]
-    _write_events(con, rows, fmt.name, shas, scratch / "events", lake)
-    _write_extents(con, rows, batch, scratch / "extents", lake)
+    shas = [p.sha for p in taken]
+    _write_events(con, bucketed, kept[0].fmt.name, shas, scratch / "events", lake)
+    _write_extents(con, bucketed, taken, kept, scratch / "extents", lake)
     con.execute("drop table clinician_buckets")
     figures = {shas[f]: (good, bad) for f, good, bad in con.execute(
         f"select f, count(*) filter (where reject_reason is null), "
         f"count(*) filter (where reject_reason is not null) from {rows} group by f").fetchall()}
-    _write_quarantine(con, rows, batch, figures, scratch / "quarantine", lake)
+    _write_quarantine(con, rows, taken, kept, figures, scratch / "quarantine", lake)
     results = {}
-    for p in batch:
+    for p in kept:
         good, bad = figures.get(p.sha, (0, 0))
-        results[p.sha] = {"status": "ingested", "rows_read": staged.rows_read[p.relative],
+        results[p.sha] = {"status": "ingested", "rows_read": parsed.rows_read[p.relative],
                           "rows_quarantined": bad, "rows_written": good,
                           "message": f"{bad} row(s) quarantined" if bad else None}
     return results
@@ -301,7 +322,7 @@ def _write_events(con, rows: str, format_name: str, shas: list[str], folder: Pat
         mark("ingest.bucket_durable")
 
 
-def _write_extents(con, rows: str, batch: list, folder: Path, lake: Lake) -> None:
+def _write_extents(con, rows: str, taken: list, kept: list, folder: Path, lake: Lake) -> None:
     con.execute(
         f"""copy (
             select clinician_id, bucket, event_date_utc, events, f as _f
@@ -314,19 +335,19 @@ def _write_extents(con, rows: str, batch: list, folder: Path, lake: Lake) -> Non
             order by all
         ) to $extents (format parquet, partition_by (_f), write_partition_columns false)""",
         {"extents": str(folder)})
-    written = {batch[int(f)].sha: path for (f,), path in _partitions(folder, 1).items()}
-    for p in batch:
+    written = {taken[int(f)].sha: path for (f,), path in _partitions(folder, 1).items()}
+    for p in kept:
         if p.sha not in written:  # no good rows: an empty extents file, as a file read alone
             written[p.sha] = folder / f"{p.sha}-empty.parquet"
             con.execute("copy (select null::VARCHAR as clinician_id, null::INTEGER as bucket, "
                         "null::DATE as event_date_utc, null::BIGINT as events limit 0) "
                         "to $f (format parquet)", {"f": str(written[p.sha])})
-    _place([(written[p.sha], lake.extents_path(p.sha)) for p in batch])
-    for _ in batch:
+    _place([(written[p.sha], lake.extents_path(p.sha)) for p in kept])
+    for _ in kept:
         mark("ingest.extents_durable")
 
 
-def _write_quarantine(con, rows: str, batch: list, figures: dict, folder: Path,
+def _write_quarantine(con, rows: str, taken: list, kept: list, figures: dict, folder: Path,
                       lake: Lake) -> None:
     if any(bad for _, bad in figures.values()):
         con.execute(
@@ -343,14 +364,14 @@ def _write_quarantine(con, rows: str, batch: list, figures: dict, folder: Path,
                     qualify row_number() over (partition by source_file order by source_line) <= 5
                     order by source_file, source_line""").fetchall():
             log.warning("%s line %s: %s", source_file, line, reason)
-        for p in batch:
+        for p in kept:
             bad = figures.get(p.sha, (0, 0))[1]
             if bad > 5:
                 log.warning("%s: %d more rows quarantined", p.relative, bad - 5)
-    written = ({batch[int(f)].sha: path for (f,), path in _partitions(folder, 1).items()}
+    written = ({taken[int(f)].sha: path for (f,), path in _partitions(folder, 1).items()}
                if folder.exists() else {})
     _place([(path, lake.quarantine_path(sha)) for sha, path in written.items()])
-    for p in batch:
+    for p in kept:
         if p.sha in written:
             mark("ingest.quarantine_durable")
         else:

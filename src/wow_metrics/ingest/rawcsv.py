@@ -14,7 +14,13 @@ from wow_metrics.ingest.careful import (
     census,
     wide_reason,
 )
-from wow_metrics.ingest.keys import drop_keys, pseudonym_keys, role_select
+from wow_metrics.ingest.keys import (
+    CHECKED_ONLY,
+    drop_keys,
+    keys_as_build_side,
+    pseudonym_keys,
+    role_select,
+)
 from wow_metrics.ingest.lines import (
     LINE_FIX_SQL,
     Reject,
@@ -182,7 +188,7 @@ def _stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, 
             joins, keyed, problem = pseudonym_keys(con, lenient, {**params, "path": where},
                                                    sources, pseudonymise, pads, names)
         counted = newline_count(len(header), "\n" if source.fed else newline)
-        with source.open() as where:
+        with source.open() as where, keys_as_build_side(con):
             # Record numbers are taken as the file is read, before any join reorders rows.
             con.execute(
                 f"""
@@ -220,12 +226,12 @@ def _stream_csv(con, path: Path, header: list[str], delimiter: str, quote: str, 
         os.replace(staged, out)  # line = record number + 1 (the header is line 1)
     else:
         columns = ", ".join(f'r."{pseudonymise[role][0] if role in pseudonymise else role}"'
-                            for role in roles)
+                            for role in roles if role not in CHECKED_ONLY)
         line, steps_join = LINE_FIX_SQL
         con.execute(
             f"""
             copy (
-                select {line} as source_line, {columns}, r.id_problem
+                select {line} as source_line, r.extra_newlines, {columns}, r.id_problem
                 from {records} r {steps_join}
                 order by source_line
             ) to $out ({SCRATCH_PARQUET})
@@ -248,10 +254,11 @@ def stream_parquet(con, path: Path, roles: dict[str, str | None], out: Path,
     try:
         joins, keyed, problem = pseudonym_keys(con, "read_parquet($p)", params, sources,
                                                pseudonymise, pads, names)
+        # (A Parquet scan's row count is known: DuckDB builds on the keys without being told.)
         con.execute(
             f"""copy (
-                select r.source_line, {role_select(sources, pseudonymise, keyed)},
-                       {problem} as id_problem
+                select r.source_line, 0 as extra_newlines,
+                       {role_select(sources, pseudonymise, keyed)}, {problem} as id_problem
                 from (select row_number() over () as source_line, * from read_parquet($p)) r
                 {joins}
             ) to $out ({SCRATCH_PARQUET})""",

@@ -79,10 +79,10 @@ def _parse_statement(con, src: SourceFile, header: list[str], raw_path: Path,
     # without a clinician); each bucket's events are then sorted on their own, so the largest
     # sort is about a sixteenth of the file and a file larger than memory_limit goes through.
     params = fmt.sql_params(header, settings.default_timezone)
-    # metric_id, process_id and encounter_key are read and checked (a bad one quarantines its
+    # metric_id and process_id are read and checked (a bad one quarantines its
     # row) but not kept: the lake holds what the build and the audit trail need (lake.LAYOUT).
     parse_sql = f"""
-        select p.* exclude (metric_id, process_id, encounter_key),
+        select p.* exclude (metric_id, process_id, extra_newlines),
                coalesce(b.bucket, -1) as bucket
         from ({read_sql('ingest/declared_format.sql')}) p
         left join clinician_buckets b using (clinician_id)"""
