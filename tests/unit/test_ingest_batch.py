@@ -16,6 +16,7 @@ from conftest import Landing
 from wow_metrics import ingest
 from wow_metrics.config import load_settings
 from wow_metrics.ingest import batch as batching
+from wow_metrics.ingest import rawcsv
 from wow_metrics.lake import Lake
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -59,8 +60,9 @@ def _zone(root: Path, broken: bool = False) -> Landing:
                      b"C001,2026-03-08T09:01:00,Chart opened,,P1,WS,extra,fields\r\n")
     for day in (9, 10):
         plain = zone.canonical(_rows(day, 3, 10), name=f"gz_{day}.csv", columns=COLUMNS)
-        with gzip.open(plain.with_suffix(".csv.gz"), "wb") as fh:
-            fh.write(plain.read_bytes())
+        # mtime 0: the gzip header holds the time it was written, and the two zones' files
+        # must be the same bytes (one content hash) however far apart they are written.
+        plain.with_suffix(".csv.gz").write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
         plain.unlink()
     for day in (11, 12):
         zone.epic([{"USER_ID": f"C00{i}", "ACCESS_INSTANT": f"2026-03-{day}T1{i}:00:00Z",
@@ -122,24 +124,34 @@ def test_one_pass_writes_the_lake_that_reading_each_file_alone_writes(
     assert [2, 15, 28, 41, 54] in lines.values()
 
 
-def test_the_line_of_every_row_read_together_is_its_line_in_its_file(tmp_path: Path) -> None:
+def test_the_line_of_every_row_read_together_is_its_line_in_its_file(
+        tmp_path: Path, monkeypatch) -> None:
     zone = Landing(tmp_path / "landing", tmp_path / "warehouse")
     # Files of different lengths: a line numbering that ran on across files, or restarted at
-    # the wrong row, puts a row on another line.
-    for n, per in enumerate((1, 40, 7, 300, 2)):
+    # the wrong row, puts a row on another line. The longest spans many of DuckDB's CSV
+    # buffers (made small here), which its threads could read in any order: the pass keeps no
+    # insertion order, so each file's numbering must follow the file by itself.
+    monkeypatch.setattr(rawcsv, "CSV_BUFFER_BYTES", 16 << 10)
+    lengths = (1, 40, 7, 6000, 2)
+    for n, per in enumerate(lengths):
         zone.canonical(_rows(n + 1, 1, per), name=f"f{n}.csv", columns=COLUMNS)
+    assert (zone.root / "audit" / "canonical" / "f3.csv").stat().st_size > 16 * (16 << 10)
     figures = _ingest(zone, together=True)
-    assert [f["rows_written"] for f in figures.values()] == [1, 40, 7, 300, 2]
+    assert [f["rows_written"] for f in figures.values()] == list(lengths)
     with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
         found = con.execute(
-            "select source_file, source_line, action, event_at::VARCHAR from read_parquet($p) "
-            "order by source_file, source_line",
+            "select source_file, source_line, action, strftime(event_at, '%H:%M') "
+            "from read_parquet($p) order by source_file, source_line",
             {"p": str(zone.warehouse / "lake" / "events" / "*" / "*.parquet")}).fetchall()
     expected = []
-    for n, per in enumerate((1, 40, 7, 300, 2)):
+    for n, per in enumerate(lengths):
         for line, row in enumerate(_rows(n + 1, 1, per), start=2):
             expected.append((f"audit/canonical/f{n}.csv", line, row["action"]))
     assert [r[:3] for r in found] == expected
+    # Each row's own time (minutes run 0-59 down the file) is the one on its line.
+    assert [r[3][3:] for r in found] == [row["event_time"][14:16] for n, per in
+                                         enumerate(lengths) for row in _rows(n + 1, 1, per)]
 
 
 def test_a_batch_that_does_not_read_strictly_is_read_file_by_file(tmp_path: Path, caplog) -> None:
