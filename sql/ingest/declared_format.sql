@@ -70,7 +70,13 @@ slotted as (
                  and not contains(time_text, '+')
                  and right(time_text, 1) between '0' and '9'
                 then try_cast(time_text as TIMESTAMP)
-        end as iso_plain_wall,
+        end as iso_plain_wall
+    from chosen
+),
+
+offsets as (
+    select
+        *,
         -- Second fast path: ISO-8601 with seconds, an optional fraction of up to 6 digits and
         -- a 'Z' or '+HH:MM' offset (what most exporters write) is DuckDB's TIMESTAMPTZ text,
         -- read with its offset. The part before the offset is 19 characters, or 21 to 26 with
@@ -79,6 +85,9 @@ slotted as (
         -- full reading, which gives the same instant or, for an impossible offset, none
         -- (tests/unit/test_hostile_input.py compares the two).
         case
+            -- A text the first fast path read is not read again (the two shapes exclude each
+            -- other: that one has no offset).
+            when iso_plain_wall is not null then null
             when $use_iso8601
                  and substr(time_text, 5, 1) = '-' and substr(time_text, 8, 1) = '-'
                  and substr(time_text, 11, 1) in ('T', ' ')
@@ -94,7 +103,7 @@ slotted as (
                                                             then '14:00' else '12:00' end))
                 then try_cast(time_text as TIMESTAMPTZ)
         end as iso_offset_at
-    from chosen
+    from slotted
 ),
 
 -- CASE, not coalesce over eager operands: each later reading runs only on rows the earlier
@@ -106,7 +115,7 @@ walled as (
             when iso_plain_wall is null and iso_offset_at is null and $use_iso8601
                 then wow_iso_parts(time_text)
         end as parts
-    from slotted
+    from offsets
 ),
 
 readings as (
