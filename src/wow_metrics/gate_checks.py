@@ -51,6 +51,7 @@ class CheckResult:
     examples: list = field(default_factory=list)
     description: str = ""
     sql: str = ""  # the bad-rows query of a DuckDB audit, for the report
+    docs: str = ""  # the GX Data Docs site (in the report folder) of a GX check, for the report
 
 
 def in_gx(contract: Contract) -> bool:
@@ -185,7 +186,7 @@ code, pre {{ font-size: .8rem; white-space: pre-wrap; }}
 <p>{summary}</p>
 <p>Every contract check of this run (<code>schemas/contracts/&lt;table&gt;.yml</code>), as
 <code>validation_results</code> records it. <em>GX</em> checks are Great Expectations
-expectations: their pages are in the <a href="{gx}/index.html">GX Data Docs</a>.
+expectations: their pages are in the {gx}.
 <em>DuckDB audit</em> checks are queries that return the bad rows (zero rows pass); each shows
 its query, to run in DuckDB.</p>
 {failed}
@@ -198,7 +199,8 @@ def _row(o: CheckResult) -> str:
     state = "passed" if o.success else f"failed-{o.severity}"
     by = (f"DuckDB audit<details><summary>query</summary><pre>{html.escape(o.sql)}</pre>"
           "</details>" if o.expectation == DUCKDB_AUDIT
-          else f'GX <a href="{GX_DOCS}/index.html"><code>{html.escape(o.expectation)}</code></a>')
+          else f'GX <a href="{o.docs or GX_DOCS}/index.html"><code>'
+               f"{html.escape(o.expectation)}</code></a>")
     examples = html.escape(repr(o.examples)) if o.examples else ""
     return (f'<tr class="{state}"><td><code>{html.escape(o.table_name)}.'
             f"{html.escape(o.check_name)}</code></td><td>{by}</td><td>{o.severity}</td>"
@@ -225,7 +227,12 @@ def write_report(path: Path, outcomes: list[CheckResult]) -> None:
     tables: dict[str, list[CheckResult]] = {}
     for o in outcomes:
         tables.setdefault(o.table_name, []).append(o)
+    sites = sorted({o.docs or GX_DOCS for o in outcomes if o.expectation != DUCKDB_AUDIT}
+                   or {GX_DOCS})
+    links = (f'<a href="{sites[0]}/index.html">GX Data Docs</a>' if len(sites) == 1 else
+             "GX Data Docs, one site for the tables each of GX's processes validated: "
+             + ", ".join(f'<a href="{s}/index.html"><code>{s}/</code></a>' for s in sites))
     path.write_text(_PAGE.format(
-        summary=html.escape(summary), gx=GX_DOCS,
+        summary=html.escape(summary), gx=links,
         failed=_table("Failed checks", failed) if failed else "",
         tables="".join(_table(t, rows) for t, rows in tables.items())), encoding="utf-8")

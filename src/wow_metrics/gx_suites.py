@@ -92,7 +92,7 @@ def suite_for(contract: Contract) -> gx.ExpectationSuite:
     return suite
 
 
-def _outcome(table: str, result) -> CheckResult:
+def _outcome(table: str, result, site: str) -> CheckResult:
     config = result.expectation_config
     severity = str(getattr(config.severity, "value", config.severity)).lower()
     check_name = (config.meta or {}).get("check_name", config.type)
@@ -104,7 +104,7 @@ def _outcome(table: str, result) -> CheckResult:
         # A check that cannot run has not passed.
         message = result.exception_info.get("exception_message") or "the check raised an error"
         return CheckResult(table, check_name, config.type, severity, False, 0,
-                           f"error: {message}", [], config.description or "")
+                           f"error: {message}", [], config.description or "", docs=site)
     if "unexpected_count" in res:
         failing = int(res.get("unexpected_count") or 0)
         examples = list(res.get("partial_unexpected_list") or [])[:EXAMPLE_ROWS]
@@ -113,7 +113,7 @@ def _outcome(table: str, result) -> CheckResult:
         failing = 1
     return CheckResult(table, check_name, config.type, severity, bool(result.success), failing,
                        None if observed is None else str(observed)[:500], examples,
-                       config.description or "")
+                       config.description or "", docs=site)
 
 
 def _context(docs_root: Path | None):
@@ -156,7 +156,8 @@ def gx_results(frames: dict[str, Any], contracts: dict[str, Contract],
                 batch_parameters={"dataframe": frame},
                 result_format={"result_format": "BASIC",
                                "partial_unexpected_count": EXAMPLE_ROWS})
-            results[table] = [_outcome(table, r) for r in validation.results]
+            site = "" if docs_root is None else docs_root.name
+            results[table] = [_outcome(table, r, site) for r in validation.results]
         if docs_root is not None:
             context.build_data_docs(site_names=[GX_DOCS])
     return results

@@ -55,8 +55,14 @@ def test_a_corrupted_build_is_blocked_and_the_previous_publication_kept(tmp_path
     report = (docs / "index.html").read_text()
     assert "ehr_time_by_clinician_day.categories_sum_to_ehr" in report and "FAIL" in report
     assert "inbox + notes + orders + chart_review + other minutes equal ehr_minutes" in report
-    pages = list((docs / "gx" / "validations" / "ehr_time_by_clinician_day").rglob("*.html"))
+    # GX validates the tables in two processes, each writing the Data Docs site of its tables
+    # (gx/, gx-2/): the suite's page is in one of them, and the report links that one.
+    pages = list(docs.glob("gx*/validations/ehr_time_by_clinician_day/**/*.html"))
     assert len(pages) == 1
+    site = pages[0].relative_to(docs).parts[0]
+    assert {p.name for p in docs.glob("gx*")} == {"gx", "gx-2"}
+    assert (f'<code>ehr_time_by_clinician_day.inbox_minutes.not_null</code></td><td>GX '
+            f'<a href="{site}/index.html">') in report
 
     # Fixed again, the next run publishes.
     again = _wow_run(SAMPLE_LANDING, warehouse)
