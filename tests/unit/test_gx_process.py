@@ -93,6 +93,55 @@ def test_a_gx_process_that_dies_leaves_the_gate_to_gx_in_place(caplog) -> None:
     assert "dies" not in gx_process._WORKERS
 
 
+SPLIT_TABLES = ["quarantine", "metric_definitions", "coverage_by_date", "ingest_manifest"]
+
+
+def _frames() -> dict:
+    con = duckdb.connect()
+    for table in SPLIT_TABLES:
+        _empty_table(con, table)
+    return {table: con.execute(f"select * from {table}").df() for table in SPLIT_TABLES}
+
+
+def _without_site(results: dict) -> dict:
+    return {t: [astuple(o)[:-1] for o in rows] for t, rows in results.items()}
+
+
+def test_the_tables_validated_in_two_processes_give_the_results_of_one(tmp_path: Path) -> None:
+    from wow_metrics import gx_suites
+
+    frames = _frames()
+    one = gx_suites.gx_results(frames, CONTRACTS, tmp_path / "one" / "gx")
+    two = gx_process._validate_in_two(frames, CONTRACTS, tmp_path / "two" / "gx")
+    assert list(two) == SPLIT_TABLES and _without_site(two) == _without_site(one)
+    first, second = gx_process._halves(frames, CONTRACTS)
+    assert first and second and sorted(first + second) == sorted(SPLIT_TABLES)
+    # Each table's checks link the site that holds its pages.
+    for table, rows in two.items():
+        site = "gx" if table in first else "gx-2"
+        assert {o.docs for o in rows} == {site}
+        assert list((tmp_path / "two" / site / "validations" / table).rglob("*.html"))
+
+
+def test_a_fork_that_dies_leaves_its_tables_to_the_other(tmp_path: Path, monkeypatch) -> None:
+    from wow_metrics import gx_suites
+
+    frames = _frames()
+    one = gx_suites.gx_results(frames, CONTRACTS, None)
+    parent, real = os.getpid(), gx_suites.gx_results
+
+    def dies_in_the_fork(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gx_suites, "gx_results", dies_in_the_fork)
+    two = gx_process._validate_in_two(frames, CONTRACTS, tmp_path / "gx")
+    assert _without_site(two) == _without_site(one)
+    _, second = gx_process._halves(frames, CONTRACTS)
+    assert list((tmp_path / "gx-2" / "validations" / second[0]).rglob("*.html"))
+
+
 ERROR_REPLY = """
 import os, pickle, sys
 pickle.load(sys.stdin.buffer)
