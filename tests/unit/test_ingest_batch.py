@@ -49,6 +49,13 @@ def _zone(root: Path, broken: bool = False) -> Landing:
         zone.canonical(_rows(day, clinicians=4, per=15, bad_every=13 if day % 2 else 0),
                        name=f"events_2026-03-{day:02d}.csv", columns=COLUMNS)
     zone.canonical([], name="events_empty.csv", columns=COLUMNS)
+    # Values no format can hold (a control character, an over-long id) in one file of the
+    # pass: the whole pass is then parsed again with the row-by-row checks (has_bad_values).
+    valued = _rows(13, clinicians=2, per=6)
+    valued[2]["workstation_id"] = "WS\x01B"
+    valued[4]["clinician_id"] = "C" * 200
+    valued[7]["action"] = "Chart opened " + "x" * 300
+    zone.canonical(valued, name="events_2026-03-13.csv", columns=COLUMNS)
     multiline = zone.canonical(_rows(7, 2, 5), name="events_multiline.csv", columns=COLUMNS)
     text = multiline.read_bytes().split(b"\r\n")  # (the csv module ends lines with CR LF)
     text[3] = text[3].replace(b"Chart opened", b'"Chart\r\nopened"')
@@ -109,7 +116,7 @@ def test_one_pass_writes_the_lake_that_reading_each_file_alone_writes(
                                                          ingest.SMALL_EXTRACT_BYTES))
     # The plain canonical files in one pass, the two gzip ones in another, Epic's two in a
     # third (the empty one holds a header only: same shape).
-    assert sizes == [2, 2, 8 + broken]
+    assert sizes == [2, 2, 9 + broken]
 
     with caplog.at_level(logging.INFO, logger="wow_metrics.ingest.batch"):
         assert _ingest(together, together=True) == _ingest(alone, together=False)
@@ -122,6 +129,7 @@ def test_one_pass_writes_the_lake_that_reading_each_file_alone_writes(
              if name.startswith("quarantine/")}
     # Day 1 has bad times on rows 1, 14, 27, 40, 53 of the file (lines 2, 15, ...).
     assert [2, 15, 28, 41, 54] in lines.values()
+    assert [4, 6, 9] in lines.values()  # the day-13 file's three bad values, in the one pass
 
 
 def test_the_line_of_every_row_read_together_is_its_line_in_its_file(
