@@ -145,9 +145,9 @@ class _Parsed:
     """The batch's records read and parsed into scratch: each with its file (`f`, its place in
     the batch), line and keyed identifiers, and why it is quarantined, if it is."""
 
-    rows: str                  # SQL of the parsed records
-    rows_read: dict[str, int]  # per file (relative path)
-    multiline: set[str]        # files with a record over several lines: read alone
+    rows: str                              # SQL of the parsed records
+    figures: dict[int, tuple[int, int]]    # per file (`f`): its good and quarantined records
+    multiline: set[str]                    # files with a record over several lines: read alone
 
 
 def _parse_together(con, batch: list, shape: Shape, out: Path, settings: Settings, key: bytes,
@@ -168,6 +168,7 @@ def _parse_together(con, batch: list, shape: Shape, out: Path, settings: Setting
     params = {"spec": {f"c{i}": "VARCHAR" for i in range(len(header))},
               "delim": shape.delimiter, "quote": fmt.quote, "enc": fmt.encoding,
               **{f"path_{i}": literal_path(p.path) for i, p in enumerate(batch)}}
+    names_of = {f"file_{i}": p.relative for i, p in enumerate(batch)}
     strict = reader_sql(strict=True)
     lenient = strict.removesuffix(")") + ", ignore_errors = true)"
     # One read_csv per file, not one over the list: DuckDB 2.0.1's multi-file CSV reader, given
@@ -176,7 +177,7 @@ def _parse_together(con, batch: list, shape: Shape, out: Path, settings: Setting
     # numbers come from a streaming row_number() over (), which DuckDB runs in the file's order
     # whatever preserve_insertion_order says (its pipeline is order-fixed), before any join.
     by_file = " union all ".join(
-        f"select {i} as f, row_number() over () + 1 as source_line, "
+        f"select $file_{i} as source_file, row_number() over () + 1 as source_line, "
         f"{newline_count(len(header), shape.newline)} as extra_newlines, * "
         f"from {strict.replace('$path', f'$path_{i}')}" for i in range(len(batch)))
     all_ids = "(" + " union all ".join(
@@ -184,16 +185,19 @@ def _parse_together(con, batch: list, shape: Shape, out: Path, settings: Setting
     con.execute("set preserve_insertion_order = false")
     con.register("_batch_files", pa.table({"f": pa.array(range(len(batch)), pa.int32()),
                                            "source_file": [p.relative for p in batch]}))
-    joins, keyed, problem = "", {}, "null"
+    keyed: dict[str, str] = {}
     try:
         joins, keyed, problem = pseudonym_keys(con, all_ids, params, sources, PSEUDONYMISED,
                                                hmac_pads(key), names)
-        rows = _parse_into(con, out, by_file, joins, role_select(sources, PSEUDONYMISED, keyed),
-                           problem, params, fmt, header, settings, now, check_values=False)
-        if has_bad_values(con, rows):  # rare: parse again with the row-by-row value checks
-            rows = _parse_into(con, out, by_file, joins,
-                               role_select(sources, PSEUDONYMISED, keyed), problem, params, fmt,
-                               header, settings, now, check_values=True)
+        raw = (f"select r.source_file, r.source_line, r.extra_newlines, "
+               f"{role_select(sources, PSEUDONYMISED, keyed)}, {problem} as id_problem "
+               f"from ({by_file}) r {joins}")
+        for check_values in (False, True):
+            rows = _parse_into(con, out, raw, {**params, **names_of}, fmt, header, settings,
+                               now, check_values)
+            # Rare: a value no format can hold; the batch is parsed again, checked row by row.
+            if check_values or not has_bad_values(con, rows):
+                break
     except Exception as exc:
         if is_resource_fault(exc) or isinstance(exc, duckdb.OutOfMemoryException):
             raise
@@ -201,44 +205,33 @@ def _parse_together(con, batch: list, shape: Shape, out: Path, settings: Setting
     finally:
         drop_keys(con, keyed)
         con.unregister("_batch_files")
-    counts = dict.fromkeys((p.relative for p in batch), 0)
-    multiline = set()
-    for f, n, extra in con.execute(
-            f"select f, count(*), sum(extra_newlines) from {rows} group by all").fetchall():
-        counts[batch[f].relative] = n
+    figures, multiline = {}, set()
+    for f, good, bad, extra in con.execute(
+            f"select f, count(*) filter (where reject_reason is null), "
+            f"count(*) filter (where reject_reason is not null), sum(extra_newlines) "
+            f"from {rows} group by f").fetchall():
+        figures[f] = (good, bad)
         if extra:
             multiline.add(batch[f].relative)
-    return _Parsed(rows, counts, multiline)
+    return _Parsed(rows, figures, multiline)
 
 
-def _parse_into(con, out: Path, by_file: str, joins: str, selected: str, problem: str,
-                params: dict, fmt, header: list[str], settings: Settings, now: dt.datetime,
-                check_values: bool) -> str:
-    """One statement: the batch's files read (`by_file`), their ids keyed, every record parsed
+def _parse_into(con, out: Path, raw: str, params: dict, fmt, header: list[str],
+                settings: Settings, now: dt.datetime, check_values: bool) -> str:
+    """One statement: the batch's records (`raw`: read, numbered and keyed), every one parsed
     and checked, into `out`; returns the SQL that reads it. The metric and process ids stay in
     it for has_bad_values; the lake does not keep them."""
     parse_params = format_parse_params(fmt.sql_params(header, settings.default_timezone), now,
                                        check_values)
     with keys_as_build_side(con):
-        _copy_parsed(con, out, by_file, joins, selected, problem, {**params, **parse_params})
+        con.execute(
+            f"""copy (
+                with raw_events as ({raw})
+                select p.*, b.f
+                from ({read_sql('ingest/declared_format.sql')}) p
+                join _batch_files b using (source_file)
+            ) to $out ({SCRATCH_PARQUET})""", {**params, **parse_params, "out": str(out)})
     return f"read_parquet({sql_literal(str(out))})"
-
-
-def _copy_parsed(con, out: Path, by_file: str, joins: str, selected: str, problem: str,
-                 params: dict) -> None:
-    con.execute(
-        f"""copy (
-            with raw_events as (
-                select b.source_file, r.f, r.source_line, r.extra_newlines, {selected},
-                       {problem} as id_problem
-                from ({by_file}) r
-                join _batch_files b using (f)
-                {joins}
-            )
-            select p.*, b.f
-            from ({read_sql('ingest/declared_format.sql')}) p
-            join _batch_files b using (source_file)
-        ) to $out ({SCRATCH_PARQUET})""", {**params, "out": str(out)})
 
 
 def _write_lake(con, taken: list, kept: list, parsed: _Parsed, lake: Lake,
@@ -260,14 +253,13 @@ def _write_lake(con, taken: list, kept: list, parsed: _Parsed, lake: Lake,
     _write_events(con, bucketed, kept[0].fmt.name, shas, scratch / "events", lake)
     _write_extents(con, bucketed, taken, kept, scratch / "extents", lake)
     con.execute("drop table clinician_buckets")
-    figures = {shas[f]: (good, bad) for f, good, bad in con.execute(
-        f"select f, count(*) filter (where reject_reason is null), "
-        f"count(*) filter (where reject_reason is not null) from {rows} group by f").fetchall()}
+    figures = {shas[f]: counts for f, counts in parsed.figures.items()
+               if taken[f] in kept}
     _write_quarantine(con, rows, taken, kept, figures, scratch / "quarantine", lake)
     results = {}
     for p in kept:
         good, bad = figures.get(p.sha, (0, 0))
-        results[p.sha] = {"status": "ingested", "rows_read": parsed.rows_read[p.relative],
+        results[p.sha] = {"status": "ingested", "rows_read": good + bad,
                           "rows_quarantined": bad, "rows_written": good,
                           "message": f"{bad} row(s) quarantined" if bad else None}
     return results

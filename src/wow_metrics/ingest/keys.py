@@ -88,7 +88,7 @@ def drop_keys(con, keyed: dict[str, str]) -> None:
 @contextlib.contextmanager
 def keys_as_build_side(con) -> Iterator[None]:
     """Statements that join the file's rows `r` to the keys tables build the hash table on the
-    keys (a few thousand ids), as the join is written. DuckDB estimates a CSV scan at a few
+    keys (one row per distinct id), as the join is written. DuckDB estimates a CSV scan at a few
     dozen rows and would turn it around: it built the table from every row of the extracts and
     probed it with the keys, on one thread, which took the 10M ingest's read from both cores
     (bench/README.md)."""
